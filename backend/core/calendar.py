@@ -1,0 +1,105 @@
+"""NYSE trading calendar and the clock: "the trading date" lives in America/New_York, storage in UTC.
+
+Backed by `exchange_calendars` (XNYS): holidays, half days (13:00 closes) and historical closures.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+
+ET = ZoneInfo("America/New_York")
+UTC = ZoneInfo("UTC")
+_CALENDAR_START = "1990-01-02"
+
+
+@lru_cache(maxsize=1)
+def nyse() -> xcals.ExchangeCalendar:
+    """The NYSE calendar, built once per process (construction takes about a second)."""
+    end = pd.Timestamp.today().normalize() + pd.DateOffset(years=2)
+    return xcals.get_calendar("XNYS", start=_CALENDAR_START, end=end.strftime("%Y-%m-%d"))
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC."""
+    return datetime.now(UTC)
+
+
+def is_trading_day(day: date) -> bool:
+    """True when NYSE holds a session on `day`."""
+    return bool(nyse().is_session(pd.Timestamp(day)))
+
+
+def next_trading_day(day: date) -> date:
+    """The first session strictly after `day`."""
+    return nyse().date_to_session(pd.Timestamp(day) + pd.Timedelta(days=1), direction="next").date()
+
+
+def previous_trading_day(day: date) -> date:
+    """The last session strictly before `day`."""
+    return nyse().date_to_session(pd.Timestamp(day) - pd.Timedelta(days=1), direction="previous").date()
+
+
+def session_on_or_after(day: date) -> date:
+    return nyse().date_to_session(pd.Timestamp(day), direction="next").date()
+
+
+def session_on_or_before(day: date) -> date:
+    return nyse().date_to_session(pd.Timestamp(day), direction="previous").date()
+
+
+def trading_days(start: date, end: date) -> list[date]:
+    """Sessions from `start` to `end`, both inclusive."""
+    if end < start:
+        return []
+    return [ts.date() for ts in nyse().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
+
+
+def add_trading_days(day: date, count: int) -> date:
+    """The session `count` sessions after (or before, if negative) the session on or before `day`."""
+    cal = nyse()
+    session = cal.date_to_session(pd.Timestamp(day), direction="previous")
+    return cal.session_offset(session, count).date()
+
+
+def session_close(day: date) -> datetime:
+    """The actual close of the session on `day` in UTC (13:00 ET on half days)."""
+    return nyse().session_close(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
+
+
+def trading_date_for(moment: datetime) -> date:
+    """The trading date whose close first follows `moment`.
+
+    Anything that happens after a session's close (16:00 ET, 13:00 on half days), on a weekend or on a
+    holiday belongs to the next session, so nothing published after a close leaks into that day.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("trading_date_for needs a timezone-aware datetime")
+    local_day = moment.astimezone(ET).date()
+    session = session_on_or_after(local_day)
+    if session == local_day and moment >= session_close(session):
+        session = next_trading_day(session)
+    return session
+
+
+def last_completed_session(now: datetime | None = None) -> date:
+    """The most recent session whose close has passed: the date a daily after-close job works on."""
+    now = now or utcnow()
+    today = now.astimezone(ET).date()
+    if is_trading_day(today) and now >= session_close(today):
+        return today
+    return previous_trading_day(today)
+
+
+def et_midnight_utc(day: date) -> datetime:
+    """00:00 in New York on `day`, as UTC."""
+    return datetime.combine(day, time(0), tzinfo=ET).astimezone(UTC)
+
+
+def calendar_days_back(day: date, sessions: int) -> date:
+    """A calendar date safely before the `sessions`-th previous session (for range queries)."""
+    return day - timedelta(days=int(sessions * 7 / 5) + 10)

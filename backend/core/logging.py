@@ -1,0 +1,22 @@
+"""Logging set-up shared by the CLI, the API and the workers."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.logging import RichHandler
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Human-readable logs on stderr; noisy libraries quietened."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(name)s: %(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(rich_tracebacks=True, show_path=False)],
+        force=True,
+    )
+    # pandas-ta warns on every series shorter than an indicator's window; we store NULL for those.
+    logging.getLogger("pandas_ta_classic").setLevel(logging.ERROR)
+    for noisy in ("yfinance", "peewee", "urllib3", "asyncio", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

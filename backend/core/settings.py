@@ -1,0 +1,118 @@
+"""Application settings: one root `Settings` of nested models, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".tft-trader"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the URLs that Railway/Render/users hand out onto our async drivers.
+
+    `postgres://` and `postgresql://` (and `postgresql+psycopg2://`) become `postgresql+asyncpg://`;
+    `sqlite:///` becomes `sqlite+aiosqlite:///`. asyncpg does not understand libpq's `sslmode`
+    query parameter, so it is translated to asyncpg's `ssl`.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme in {"postgres", "postgresql"} or scheme.startswith("postgresql+"):
+        query = [("ssl" if k == "sslmode" else k, v) for k, v in parse_qsl(parts.query)]
+        return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), parts.fragment))
+    if scheme in {"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"}:
+        return "sqlite+aiosqlite://" + url.strip().split("://", 1)[1]
+    raise ValueError(
+        f"DATABASE_URL scheme {parts.scheme!r} is not supported: use postgresql://... or sqlite:///path.db"
+    )
+
+
+def normalize_redis_url(url: str) -> str:
+    """Accept `redis://` and TLS `rediss://` URLs (Railway, Render, Upstash); reject anything else."""
+    scheme = urlsplit(url.strip()).scheme.lower()
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError(f"REDIS_URL scheme {scheme!r} is not supported: use redis://host:6379/0")
+    return url.strip()
+
+
+class MarketSettings(BaseModel):
+    """Price ingestion."""
+
+    # EMA/RSI smoothing depends on all history; 600 bars make the truncated computation equal to the
+    # full-history one to ~1e-15, and cover SMA 200 three times over.
+    indicator_lookback_bars: int = 600
+    default_history_days: int = Field(default=5 * 365, description="calendar days fetched when no --start")
+    yahoo_batch_size: int = 50
+    yahoo_retries: int = 4
+    yahoo_backoff_seconds: float = 2.0
+    yahoo_timeout_seconds: float = 30.0
+
+
+class Settings(BaseSettings):
+    """Root settings. Nested groups read `GROUP__FIELD` variables, e.g. `MARKET__YAHOO_RETRIES=6`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_level: str = "INFO"
+    sql_echo: bool = False
+
+    market: MarketSettings = MarketSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value) if value else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return normalize_redis_url(value)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded default: a SQLite file in `data_dir`."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'tft_trader.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def _cached_settings() -> Settings:
+    return Settings()
+
+
+_override: list[Settings] = []
+
+
+def get_settings() -> Settings:
+    """The active settings: an override from `override_settings`, else the environment's."""
+    return _override[-1] if _override else _cached_settings()
+
+
+@contextmanager
+def override_settings(**changes: Any) -> Iterator[Settings]:
+    """Temporarily replace settings fields (tests, CLI flags) without touching globals for good."""
+    current = get_settings()
+    updated = current.model_copy(update=changes)
+    # Re-validate so URL normalisation applies to overridden values too.
+    updated = Settings.model_validate(updated.model_dump())
+    _override.append(updated)
+    try:
+        yield updated
+    finally:
+        _override.pop()

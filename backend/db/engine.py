@@ -1,0 +1,76 @@
+"""Async engine and sessions. One engine per event loop: never share one across loops (Celery, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from backend.core.settings import get_settings
+
+_engines: dict[tuple[int, str], AsyncEngine] = {}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: the API can read while a worker writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # SQLite ignores foreign keys unless asked, per connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Wait for a competing writer instead of failing at once with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # NORMAL is durable under WAL except across power loss; much faster bulk writes.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine for `url` with our per-dialect connection settings."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # One file, few writers: pooling buys nothing and keeps file handles open across loops.
+        kwargs["poolclass"] = NullPool
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def get_engine(url: str | None = None) -> AsyncEngine:
+    """The engine for `url` (default: settings) on the running event loop."""
+    settings = get_settings()
+    url = url or settings.resolved_database_url
+    key = (id(asyncio.get_running_loop()), url)
+    if key not in _engines:
+        _engines[key] = create_engine(url, echo=settings.sql_echo)
+    return _engines[key]
+
+
+async def dispose_engines() -> None:
+    """Close the engines that belong to the running loop (call before the loop ends)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _engines if k[0] == loop_id]:
+        await _engines.pop(key).dispose()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(url: str | None = None) -> AsyncIterator[AsyncSession]:
+    """A session inside one transaction: commits when the block succeeds, rolls back when it raises."""
+    async with session_factory(get_engine(url))() as session, session.begin():
+        yield session

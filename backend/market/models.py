@@ -1,0 +1,87 @@
+"""Market data tables: the ticker universe and daily bars with their indicators."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, func, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base, TimestampMixin, UTCDateTime
+
+TICKER_SOURCES = ("seed", "sample", "watchlist", "trending", "import")
+INDICATOR_COLUMNS = (
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "sma_50",
+    "sma_200",
+    "ema_12",
+    "ema_26",
+    "volume_ratio",
+)
+BAR_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+class Ticker(TimestampMixin, Base):
+    """A symbol the system knows: seeded index members, the user's watchlist, Reddit's trending names."""
+
+    __tablename__ = "tickers"
+    __table_args__ = (
+        CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),
+    )
+
+    symbol: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    sector: Mapped[str | None] = mapped_column(String(80))
+    industry: Mapped[str | None] = mapped_column(String(120))
+    exchange: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    source: Mapped[str] = mapped_column(String(12), default="import")
+
+
+class StockPrice(Base):
+    """One daily bar per (ticker, trading date) with the indicators computed from the bars up to it.
+
+    Prices are as traded; `adj_close` is split- and dividend-adjusted. Indicators are computed on the
+    adjusted series and expressed on the row's own price scale, so a split never looks like a crash.
+    Indicators not yet defined (too little lookback) are NULL, never 0.
+    """
+
+    __tablename__ = "stock_prices"
+    __table_args__ = (
+        Index("ix_stock_prices_trade_date", "trade_date"),
+        CheckConstraint("high >= low", name="high_ge_low"),
+        CheckConstraint("low >= 0 AND volume >= 0", name="non_negative"),
+    )
+
+    ticker: Mapped[str] = mapped_column(
+        String(10), ForeignKey("tickers.symbol", ondelete="CASCADE"), primary_key=True
+    )
+    trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    adj_close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[int] = mapped_column(BigInteger)
+    rsi_14: Mapped[float | None] = mapped_column(Float)
+    macd: Mapped[float | None] = mapped_column(Float)
+    macd_signal: Mapped[float | None] = mapped_column(Float)
+    macd_hist: Mapped[float | None] = mapped_column(Float)
+    bb_upper: Mapped[float | None] = mapped_column(Float)
+    bb_middle: Mapped[float | None] = mapped_column(Float)
+    bb_lower: Mapped[float | None] = mapped_column(Float)
+    sma_50: Mapped[float | None] = mapped_column(Float)
+    sma_200: Mapped[float | None] = mapped_column(Float)
+    ema_12: Mapped[float | None] = mapped_column(Float)
+    ema_26: Mapped[float | None] = mapped_column(Float)
+    volume_ratio: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
+    )
