@@ -70,50 +70,34 @@ async def bulk_upsert(
         prefixes=["TEMPORARY"],
     )
     conn = await session.connection()
+    # Created and dropped inside the caller's transaction: on failure the rollback removes it too.
     await conn.run_sync(lambda c: staging.create(c))
-    try:
-        if session.bind.dialect.name == "postgresql":
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                staging.name, records=rows, columns=list(columns)
-            )
-        else:
-            await conn.execute(insert(staging), [dict(zip(columns, r, strict=True)) for r in rows])
+    if session.bind.dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            staging.name, records=rows, columns=list(columns)
+        )
+    else:
+        await conn.execute(insert(staging), [dict(zip(columns, r, strict=True)) for r in rows])
 
-        on_key = and_(*(staging.c[k] == table.c[k] for k in key))
-        existing = Counter(
-            {
-                group: count
-                for group, count in await conn.execute(
-                    select(staging.c[group_by], func.count())
-                    .select_from(staging.join(table, on_key))
-                    .group_by(staging.c[group_by])
-                )
-            }
-        )
-        staged = Counter(
-            {
-                group: count
-                for group, count in await conn.execute(
-                    select(staging.c[group_by], func.count()).group_by(staging.c[group_by])
-                )
-            }
-        )
+    on_key = and_(*(staging.c[k] == table.c[k] for k in key))
+    counted = select(staging.c[group_by], func.count()).group_by(staging.c[group_by])
+    staged = Counter(dict((await conn.execute(counted)).tuples().all()))
+    existing = Counter(dict((await conn.execute(counted.select_from(staging.join(table, on_key)))).tuples().all()))
 
-        stmt = dialect_insert(session, table).from_select(
-            list(columns), select(*(staging.c[c] for c in columns)).where(true())
-        )
-        updatable = [c for c in columns if c not in key]
-        changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in updatable))
-        set_ = {c: stmt.excluded[c] for c in updatable}
-        if "updated_at" in table.c and "updated_at" not in columns:
-            set_["updated_at"] = func.now()
-        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=changed).returning(
-            table.c[group_by]
-        )
-        touched = Counter(group for (group,) in await conn.execute(stmt))
-    finally:
-        await conn.execute(text(f"DROP TABLE {staging.name}"))
+    stmt = dialect_insert(session, table).from_select(
+        list(columns), select(*(staging.c[c] for c in columns)).where(true())
+    )
+    updatable = [c for c in columns if c not in key]
+    changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in updatable))
+    set_ = {c: stmt.excluded[c] for c in updatable}
+    if "updated_at" in table.c and "updated_at" not in columns:
+        set_["updated_at"] = func.now()
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=changed).returning(
+        table.c[group_by]
+    )
+    touched = Counter(group for (group,) in await conn.execute(stmt))
+    await conn.execute(text(f"DROP TABLE {staging.name}"))
 
     result = UpsertResult()
     for group, n_staged in staged.items():

@@ -31,22 +31,26 @@ def compute_indicators(bars: pd.DataFrame, *, use_talib: bool | None = None) -> 
     # Volume scales inversely with price on a split.
     volume = bars["volume"].astype("float64") / factor
 
+    def series(result: pd.Series | None) -> pd.Series:
+        # pandas-ta returns None when the input is shorter than the window.
+        return pd.Series(np.nan, index=bars.index) if result is None else result
+
     macd = ta.macd(adj, fast=12, slow=26, signal=9, talib=use_talib)
     bb = ta.bbands(adj, length=20, std=2.0, talib=use_talib)
-    avg_volume = ta.sma(volume, length=20, talib=use_talib)
+    avg_volume = series(ta.sma(volume, length=20, talib=use_talib))
     out = pd.DataFrame(
         {
-            "rsi_14": ta.rsi(adj, length=14, talib=use_talib),
+            "rsi_14": series(ta.rsi(adj, length=14, talib=use_talib)),
             "macd": _col(macd, "MACD_"),
             "macd_signal": _col(macd, "MACDs_"),
             "macd_hist": _col(macd, "MACDh_"),
             "bb_upper": _col(bb, "BBU_"),
             "bb_middle": _col(bb, "BBM_"),
             "bb_lower": _col(bb, "BBL_"),
-            "sma_50": ta.sma(adj, length=50, talib=use_talib),
-            "sma_200": ta.sma(adj, length=200, talib=use_talib),
-            "ema_12": ta.ema(adj, length=12, talib=use_talib),
-            "ema_26": ta.ema(adj, length=26, talib=use_talib),
+            "sma_50": series(ta.sma(adj, length=50, talib=use_talib)),
+            "sma_200": series(ta.sma(adj, length=200, talib=use_talib)),
+            "ema_12": series(ta.ema(adj, length=12, talib=use_talib)),
+            "ema_26": series(ta.ema(adj, length=26, talib=use_talib)),
             "volume_ratio": volume / avg_volume.where(avg_volume > 0),
         },
         index=bars.index,
@@ -60,6 +64,6 @@ def compute_indicators(bars: pd.DataFrame, *, use_talib: bool | None = None) -> 
 def _col(frame: pd.DataFrame | None, prefix: str) -> pd.Series:
     """One column of a pandas-ta result, or all-NaN when the series was too short to compute it."""
     if frame is None:
-        return pd.Series(np.nan, dtype="float64")
+        return pd.Series(np.nan, dtype="float64")  # aligned (all NaN) by the DataFrame constructor
     (name,) = [c for c in frame.columns if c.startswith(prefix)]
     return frame[name]

@@ -38,7 +38,7 @@ class Ticker(TimestampMixin, Base):
     symbol: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     sector: Mapped[str | None] = mapped_column(String(80))
-    industry: Mapped[str | None] = mapped_column(String(120))
+    industry: Mapped[str | None] = mapped_column(String(200))
     exchange: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     source: Mapped[str] = mapped_column(String(12), default="import")

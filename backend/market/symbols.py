@@ -99,5 +99,7 @@ def index_universe() -> list[TickerInfo]:
             industries: list[str] = stock.get("industries") or []
             sector = next((_SECTOR_SYNONYMS[i] for i in industries if i in _SECTOR_SYNONYMS), None)
             industry = next((i for i in industries if i not in _SECTOR_SYNONYMS), None)
-            out.setdefault(symbol, TickerInfo(symbol, stock.get("name"), sector, industry, _exchange(stock)))
+            name = (stock.get("name") or "")[:200] or None
+            out.setdefault(symbol, TickerInfo(symbol, name, sector, industry and industry[:200],
+                                              _exchange(stock)))
     return sorted(out.values(), key=lambda t: t.symbol)

@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('symbol', sa.String(length=10), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=True),
     sa.Column('sector', sa.String(length=80), nullable=True),
-    sa.Column('industry', sa.String(length=120), nullable=True),
+    sa.Column('industry', sa.String(length=200), nullable=True),
     sa.Column('exchange', sa.String(length=20), nullable=True),
     sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column('source', sa.String(length=12), nullable=False),
