@@ -26,8 +26,9 @@ from backend.market.providers import CsvProvider, PriceBatch, SampleProvider
 from backend.market.symbols import normalize_symbols
 from backend.market.yahoo import YahooProvider
 
-app = typer.Typer(help="TFT Trader: swing-trading signals from Reddit sentiment, indicators and ML.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="TFT Trader: swing-trading signals from Reddit sentiment, indicators and ML.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 prices_app = typer.Typer(help="Daily prices and indicators.", no_args_is_help=True)
 tickers_app = typer.Typer(help="The ticker universe.", no_args_is_help=True)
@@ -35,8 +36,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(prices_app, name="prices")
 app.add_typer(tickers_app, name="tickers")
 
+# soft_wrap: file paths and "file:line: problem" messages must stay on one line for editors and grep.
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -64,13 +66,20 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 @contextmanager
 def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """A rich progress bar; yields `advance(n)`."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 
 
 # --- db -------------------------------------------------------------------------------------------
+
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
@@ -92,6 +101,7 @@ def _safe_url() -> str:
 
 # --- tickers --------------------------------------------------------------------------------------
 
+
 @tickers_app.command("seed")
 def tickers_seed() -> None:
     """Load S&P 500 and NASDAQ-100 names with sectors (offline data from pytickersymbols)."""
@@ -104,6 +114,7 @@ def tickers_seed() -> None:
 
 
 # --- prices ---------------------------------------------------------------------------------------
+
 
 def _ingest(batch: PriceBatch, ticker_source: str) -> UpsertResult:
     async def flow() -> UpsertResult:
@@ -136,8 +147,9 @@ def _report(batch: PriceBatch, result: UpsertResult) -> None:
 @prices_app.command("import")
 def prices_import(
     path: Annotated[Path, typer.Argument(help="CSV: ticker,date,open,high,low,close,volume[,adj_close]")],
-    skip_invalid: Annotated[bool, typer.Option(help="Import the valid rows and report the rejected ones.")]
-    = False,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the valid rows and report the rejected ones.")
+    ] = False,
 ) -> None:
     """Import daily bars from a CSV file (one transaction: a bad row means nothing is written)."""
     try:
@@ -158,7 +170,8 @@ def prices_fetch(
     try:
         symbols = normalize_symbols(tickers)
         first = _parse_date(start, "--start") or date.today() - timedelta(
-            days=get_settings().market.default_history_days)
+            days=get_settings().market.default_history_days
+        )
         last = _parse_date(end, "--end")
         if last and last < first:
             raise typer.BadParameter(f"--end {last} is before --start {first}")
@@ -190,6 +203,7 @@ def _parse_date(value: str | None, flag: str) -> date | None:
 
 # --- demo -----------------------------------------------------------------------------------------
 
+
 @app.command("demo")
 def demo() -> None:
     """Everything on the embedded default: migrate, seed tickers, load the sample history."""
@@ -204,3 +218,6 @@ def demo() -> None:
 def main() -> None:  # pragma: no cover
     app()
 
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

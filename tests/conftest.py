@@ -76,8 +76,9 @@ async def session(db_url: str) -> AsyncIterator[AsyncSession]:
     try:
         async with engine.connect() as conn:
             outer = await conn.begin()
-            async with AsyncSession(bind=conn, expire_on_commit=False,
-                                    join_transaction_mode="create_savepoint") as s:
+            async with AsyncSession(
+                bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            ) as s:
                 yield s
             await outer.rollback()
     finally:

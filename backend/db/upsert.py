@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """The dialect's `insert` (both have `on_conflict_do_update`)."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -72,7 +72,7 @@ async def bulk_upsert(
     conn = await session.connection()
     # Created and dropped inside the caller's transaction: on failure the rollback removes it too.
     await conn.run_sync(lambda c: staging.create(c))
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             staging.name, records=rows, columns=list(columns)
@@ -82,8 +82,9 @@ async def bulk_upsert(
 
     on_key = and_(*(staging.c[k] == table.c[k] for k in key))
     counted = select(staging.c[group_by], func.count()).group_by(staging.c[group_by])
-    staged = Counter(dict((await conn.execute(counted)).tuples().all()))
-    existing = Counter(dict((await conn.execute(counted.select_from(staging.join(table, on_key)))).tuples().all()))
+    staged: Counter[Any] = Counter({g: n for g, n in await conn.execute(counted)})
+    joined = counted.select_from(staging.join(table, on_key))
+    existing: Counter[Any] = Counter({g: n for g, n in await conn.execute(joined)})
 
     stmt = dialect_insert(session, table).from_select(
         list(columns), select(*(staging.c[c] for c in columns)).where(true())

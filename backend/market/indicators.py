@@ -9,8 +9,18 @@ import pandas_ta_classic as ta
 from backend.market.models import INDICATOR_COLUMNS
 
 # Indicators that are prices (and so must be rescaled from the adjusted series to the row's price scale).
-_PRICE_LEVEL = ("macd", "macd_signal", "macd_hist", "bb_upper", "bb_middle", "bb_lower",
-                "sma_50", "sma_200", "ema_12", "ema_26")
+_PRICE_LEVEL = (
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "sma_50",
+    "sma_200",
+    "ema_12",
+    "ema_26",
+)
 
 
 def compute_indicators(bars: pd.DataFrame, *, use_talib: bool | None = None) -> pd.DataFrame:

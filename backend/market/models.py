@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, func, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, TimestampMixin, UTCDateTime
@@ -31,9 +42,7 @@ class Ticker(TimestampMixin, Base):
     """A symbol the system knows: seeded index members, the user's watchlist, Reddit's trending names."""
 
     __tablename__ = "tickers"
-    __table_args__ = (
-        CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),
-    )
+    __table_args__ = (CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),)
 
     symbol: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))

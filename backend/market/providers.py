@@ -64,13 +64,14 @@ def _clip(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataF
 
 
 class SampleProvider(PriceProvider):
-    """Public-domain daily history bundled in `bokeh-sampledata` (AAPL, GOOG, IBM, MSFT, FB; to 2013-03-01)."""
+    """Public-domain daily history in `bokeh-sampledata`: AAPL, GOOG, IBM, MSFT, FB to 2013-03-01."""
 
     name = "sample"
     SYMBOLS = ("AAPL", "GOOG", "IBM", "MSFT", "FB")
 
-    def fetch(self, symbols: Sequence[str] = SYMBOLS, start: date | None = None,
-              end: date | None = None) -> PriceBatch:
+    def fetch(
+        self, symbols: Sequence[str] = SYMBOLS, start: date | None = None, end: date | None = None
+    ) -> PriceBatch:
         frames, errors = [], {}
         for symbol in normalize_symbols(symbols):
             if symbol not in self.SYMBOLS:
@@ -100,8 +101,9 @@ class CsvProvider(PriceProvider):
         self.path = path
         self.skip_invalid = skip_invalid
 
-    def fetch(self, symbols: Sequence[str] = (), start: date | None = None,
-              end: date | None = None) -> PriceBatch:
+    def fetch(
+        self, symbols: Sequence[str] = (), start: date | None = None, end: date | None = None
+    ) -> PriceBatch:
         raw = self._read()
         problems: dict[int, list[str]] = {}
 
@@ -111,8 +113,12 @@ class CsvProvider(PriceProvider):
                 problems.setdefault(int(idx), []).append(text)
 
         ticker = raw["ticker"].str.strip().str.upper().str.lstrip("$").str.replace("-", ".", regex=False)
-        flag(~ticker.str.fullmatch(SYMBOL_RE.pattern), "invalid ticker " + raw["ticker"].map(repr)
-             + ": expected 1-5 letters with an optional class suffix (BRK.B)")
+        flag(
+            ~ticker.str.fullmatch(SYMBOL_RE.pattern),
+            "invalid ticker "
+            + raw["ticker"].map(repr)
+            + ": expected 1-5 letters with an optional class suffix (BRK.B)",
+        )
         dates = pd.to_datetime(raw["date"].str.strip(), errors="coerce", format="mixed")
         flag(dates.isna(), "unparseable date " + raw["date"].map(repr))
 
@@ -127,8 +133,10 @@ class CsvProvider(PriceProvider):
             flag(value < 0, f"negative {col} " + text)
             numbers[col] = value
         adj_close = numbers.get("adj_close", numbers["close"]).fillna(numbers["close"])
-        flag(numbers["high"] < numbers["low"],
-             "high (" + raw["high"].str.strip() + ") is below low (" + raw["low"].str.strip() + ")")
+        flag(
+            numbers["high"] < numbers["low"],
+            "high (" + raw["high"].str.strip() + ") is below low (" + raw["low"].str.strip() + ")",
+        )
         flag(numbers["volume"].notna() & (numbers["volume"] % 1 != 0), "volume must be a whole number")
 
         trade_date = dates.dt.date
@@ -136,9 +144,16 @@ class CsvProvider(PriceProvider):
         first_line = {
             key: i + 2 for i, key in reversed(list(enumerate(zip(ticker, trade_date, strict=True))))
         }
-        flag(dupes, pd.Series(
-            [f"duplicate ({t}, {d}) already on line {first_line[(t, d)]}" for t, d in zip(
-                ticker, trade_date, strict=True)], index=raw.index))
+        flag(
+            dupes,
+            pd.Series(
+                [
+                    f"duplicate ({t}, {d}) already on line {first_line[(t, d)]}"
+                    for t, d in zip(ticker, trade_date, strict=True)
+                ],
+                index=raw.index,
+            ),
+        )
 
         rejected = [RowProblem(i + 2, "; ".join(msgs)) for i, msgs in sorted(problems.items())]
         if rejected and not self.skip_invalid:
@@ -149,11 +164,18 @@ class CsvProvider(PriceProvider):
                 f"(use --skip-invalid to import the valid rows):\n{shown}{more}"
             )
         keep = ~raw.index.isin(list(problems))
-        bars = pd.DataFrame({
-            "ticker": ticker, "trade_date": trade_date, "open": numbers["open"], "high": numbers["high"],
-            "low": numbers["low"], "close": numbers["close"], "adj_close": adj_close,
-            "volume": numbers["volume"],
-        })[keep]
+        bars = pd.DataFrame(
+            {
+                "ticker": ticker,
+                "trade_date": trade_date,
+                "open": numbers["open"],
+                "high": numbers["high"],
+                "low": numbers["low"],
+                "close": numbers["close"],
+                "adj_close": adj_close,
+                "volume": numbers["volume"],
+            }
+        )[keep]
         if symbols:
             bars = bars[bars["ticker"].isin(normalize_symbols(symbols))]
         bars = _clip(bars, start, end).reset_index(drop=True)
@@ -167,7 +189,9 @@ class CsvProvider(PriceProvider):
         except FileNotFoundError:
             raise DataSourceError(f"{self.path}: file not found") from None
         except UnicodeDecodeError as exc:
-            raise ValidationFailed(f"{self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise ValidationFailed(
+                f"{self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
         try:
             raw = pd.read_csv(StringIO(content), dtype=str, keep_default_na=False, skipinitialspace=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

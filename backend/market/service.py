@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import calendar_days_back
 from backend.core.settings import get_settings
+from backend.db.base import table_of
 from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert
 from backend.market.indicators import compute_indicators
 from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker
@@ -28,17 +29,26 @@ Progress = Callable[[int], None]
 async def seed_universe(*, session: AsyncSession, infos: Iterable[TickerInfo] | None = None) -> int:
     """Upsert S&P 500 / NASDAQ-100 names with sector data; keeps each ticker's source and active flag."""
     rows = [
-        {"symbol": t.symbol, "name": t.name, "sector": t.sector, "industry": t.industry,
-         "exchange": t.exchange, "source": "seed", "active": True}
+        {
+            "symbol": t.symbol,
+            "name": t.name,
+            "sector": t.sector,
+            "industry": t.industry,
+            "exchange": t.exchange,
+            "source": "seed",
+            "active": True,
+        }
         for t in (infos if infos is not None else index_universe())
     ]
     if not rows:
         return 0
-    stmt = dialect_insert(session, Ticker.__table__)
+    stmt = dialect_insert(session, table_of(Ticker))
     stmt = stmt.on_conflict_do_update(
         index_elements=["symbol"],
-        set_={c: func.coalesce(stmt.excluded[c], Ticker.__table__.c[c])
-              for c in ("name", "sector", "industry", "exchange")},
+        set_={
+            c: func.coalesce(stmt.excluded[c], table_of(Ticker).c[c])
+            for c in ("name", "sector", "industry", "exchange")
+        },
     )
     await session.execute(stmt, rows)
     return len(rows)
@@ -48,7 +58,7 @@ async def ensure_tickers(*, session: AsyncSession, symbols: Iterable[str], sourc
     """Make sure every symbol has a `tickers` row (new ones get `source`); existing rows are untouched."""
     rows = [{"symbol": s, "source": source, "active": True} for s in sorted(set(symbols))]
     if rows:
-        stmt = dialect_insert(session, Ticker.__table__).on_conflict_do_nothing(index_elements=["symbol"])
+        stmt = dialect_insert(session, table_of(Ticker)).on_conflict_do_nothing(index_elements=["symbol"])
         await session.execute(stmt, rows)
 
 
@@ -61,10 +71,11 @@ async def get_ticker(*, session: AsyncSession, symbol: str) -> Ticker | None:
     return await session.get(Ticker, symbol)
 
 
-async def load_bars(*, session: AsyncSession, tickers: Sequence[str], start: date | None = None,
-                    end: date | None = None) -> pd.DataFrame:
+async def load_bars(
+    *, session: AsyncSession, tickers: Sequence[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
     """Stored bars and indicators for `tickers` (all when empty) from `start` to `end`, oldest first."""
-    table = StockPrice.__table__
+    table = table_of(StockPrice)
     query = select(*(table.c[c] for c in PRICE_COLUMNS))
     if tickers:
         query = query.where(table.c.ticker.in_(list(tickers)))
@@ -76,8 +87,13 @@ async def load_bars(*, session: AsyncSession, tickers: Sequence[str], start: dat
     return pd.DataFrame(result.all(), columns=list(PRICE_COLUMNS))
 
 
-async def ingest(*, session: AsyncSession, batch: PriceBatch, ticker_source: str = "import",
-                 progress: Progress | None = None) -> UpsertResult:
+async def ingest(
+    *,
+    session: AsyncSession,
+    batch: PriceBatch,
+    ticker_source: str = "import",
+    progress: Progress | None = None,
+) -> UpsertResult:
     """Store a provider's bars with indicators; idempotent by (ticker, trade_date).
 
     Stored bars before each ticker's earliest new bar supply the indicator lookback (so SMA 200 and the
@@ -93,15 +109,18 @@ async def ingest(*, session: AsyncSession, batch: PriceBatch, ticker_source: str
     await ensure_tickers(session=session, symbols=new["ticker"].unique(), source=ticker_source)
     lookback = get_settings().market.indicator_lookback_bars
     first_new = new.groupby("ticker")["trade_date"].min()
-    stored = await load_bars(session=session, tickers=list(first_new.index),
-                             start=calendar_days_back(first_new.min(), lookback))
+    stored = await load_bars(
+        session=session, tickers=list(first_new.index), start=calendar_days_back(first_new.min(), lookback)
+    )
 
     frames = []
     for ticker, fresh in new.groupby("ticker", sort=True):
         old = stored.loc[stored["ticker"] == ticker, ["ticker", "trade_date", *BAR_COLUMNS]]
-        bars = (pd.concat([old, fresh], ignore_index=True)
-                .drop_duplicates(subset="trade_date", keep="last")  # the new bar wins
-                .sort_values("trade_date", ignore_index=True))
+        bars = (
+            pd.concat([old, fresh], ignore_index=True)
+            .drop_duplicates(subset="trade_date", keep="last")  # the new bar wins
+            .sort_values("trade_date", ignore_index=True)
+        )
         since = first_new[ticker]
         start_at = max(0, int(np.searchsorted(bars["trade_date"].to_numpy(), since)) - lookback)
         bars = bars.iloc[start_at:].reset_index(drop=True)
@@ -112,8 +131,12 @@ async def ingest(*, session: AsyncSession, batch: PriceBatch, ticker_source: str
     rows = pd.concat(frames, ignore_index=True)
     rows["source"] = batch.source
     return await bulk_upsert(
-        session=session, table=StockPrice.__table__, columns=PRICE_COLUMNS, rows=_records(rows),
-        key=("ticker", "trade_date"), group_by="ticker",
+        session=session,
+        table=table_of(StockPrice),
+        columns=PRICE_COLUMNS,
+        rows=_records(rows),
+        key=("ticker", "trade_date"),
+        group_by="ticker",
     )
 
 
@@ -121,10 +144,11 @@ def _records(frame: pd.DataFrame) -> list[tuple]:
     """Row tuples for the driver: NaN becomes None (NULL), numpy scalars become Python ones."""
     columns = []
     for name in PRICE_COLUMNS:
+        if name == "volume":
+            columns.append(frame[name].astype("int64").tolist())
+            continue
         values = frame[name].to_numpy(dtype=object)
         if frame[name].dtype.kind == "f":
             values[pd.isna(frame[name]).to_numpy()] = None
-        elif name == "volume":
-            values = frame[name].astype("int64").to_numpy().tolist()
-        columns.append(values)
+        columns.append(values.tolist())
     return list(zip(*columns, strict=True))

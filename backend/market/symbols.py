@@ -100,6 +100,7 @@ def index_universe() -> list[TickerInfo]:
             sector = next((_SECTOR_SYNONYMS[i] for i in industries if i in _SECTOR_SYNONYMS), None)
             industry = next((i for i in industries if i not in _SECTOR_SYNONYMS), None)
             name = (stock.get("name") or "")[:200] or None
-            out.setdefault(symbol, TickerInfo(symbol, name, sector, industry and industry[:200],
-                                              _exchange(stock)))
+            out.setdefault(
+                symbol, TickerInfo(symbol, name, sector, industry and industry[:200], _exchange(stock))
+            )
     return sorted(out.values(), key=lambda t: t.symbol)

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import yfinance as yf
@@ -46,8 +46,13 @@ class YahooProvider(PriceProvider):
 
     name = "yahoo"
 
-    def __init__(self, *, download: Download | None = None, settings: MarketSettings | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        download: Download | None = None,
+        settings: MarketSettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.download = download or yf.download
         self.settings = settings or get_settings().market
         self.sleep = sleep
@@ -59,7 +64,7 @@ class YahooProvider(PriceProvider):
         errors: dict[str, str] = {}
         size = self.settings.yahoo_batch_size
         for i in range(0, len(wanted), size):
-            batch = wanted[i:i + size]
+            batch = wanted[i : i + size]
             for attempt in range(self.settings.yahoo_retries + 1):
                 bars, failed = self._download_batch(batch, start, end)
                 frames.append(bars)
@@ -68,18 +73,25 @@ class YahooProvider(PriceProvider):
                 if not transient:
                     break
                 if attempt == self.settings.yahoo_retries:
-                    errors.update({s: f"gave up after {attempt + 1} attempts: {failed[s]}" for s in transient})
+                    errors.update(
+                        {s: f"gave up after {attempt + 1} attempts: {failed[s]}" for s in transient}
+                    )
                     break
                 delay = self.settings.yahoo_backoff_seconds * 2**attempt
-                log.warning("Yahoo Finance: %d ticker(s) failed transiently, retrying in %.0fs: %s",
-                            len(transient), delay, ", ".join(transient))
+                log.warning(
+                    "Yahoo Finance: %d ticker(s) failed transiently, retrying in %.0fs: %s",
+                    len(transient),
+                    delay,
+                    ", ".join(transient),
+                )
                 self.sleep(delay)
                 batch = transient
         bars = pd.concat(frames, ignore_index=True) if frames else empty_bars()
         return PriceBatch(self.name, bars, errors)
 
-    def _download_batch(self, symbols: list[str], start: date | None,
-                        end: date | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    def _download_batch(
+        self, symbols: list[str], start: date | None, end: date | None
+    ) -> tuple[pd.DataFrame, dict[str, str]]:
         capture = _FailureCapture()
         yf_logger = logging.getLogger("yfinance")
         yf_logger.addHandler(capture)
@@ -115,8 +127,9 @@ class YahooProvider(PriceProvider):
         )
 
 
-def _to_bars(data: pd.DataFrame | None, symbols: list[str],
-             reasons: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+def _to_bars(
+    data: pd.DataFrame | None, symbols: list[str], reasons: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Split yfinance's (Price, Ticker) column frame into our long bar rows; name every empty ticker."""
     failed: dict[str, str] = {}
     frames = []
@@ -125,23 +138,35 @@ def _to_bars(data: pd.DataFrame | None, symbols: list[str],
         one = _columns_for(data, ysym)
         if one is None or one.dropna(subset=["close"]).empty:
             why = reasons.get(ysym.upper())
-            failed[symbol] = why or "Yahoo Finance returned no data (unknown or delisted symbol, or no trading in range)"
+            failed[symbol] = (
+                why or "Yahoo Finance returned no data (unknown or delisted symbol, or no trading in range)"
+            )
             continue
         one = one.dropna(subset=["open", "high", "low", "close"])
-        frame = pd.DataFrame({
-            "ticker": symbol,
-            "trade_date": pd.to_datetime(one.index).date,
-            "open": one["open"].to_numpy(float), "high": one["high"].to_numpy(float),
-            "low": one["low"].to_numpy(float), "close": one["close"].to_numpy(float),
-            "adj_close": one["adj_close"].fillna(one["close"]).to_numpy(float),
-            "volume": one["volume"].fillna(0).to_numpy("int64"),
-        })
+        frame = pd.DataFrame(
+            {
+                "ticker": symbol,
+                "trade_date": pd.to_datetime(one.index).date,
+                "open": one["open"].to_numpy(float),
+                "high": one["high"].to_numpy(float),
+                "low": one["low"].to_numpy(float),
+                "close": one["close"].to_numpy(float),
+                "adj_close": one["adj_close"].fillna(one["close"]).to_numpy(float),
+                "volume": one["volume"].fillna(0).to_numpy("int64"),
+            }
+        )
         frames.append(frame[BAR_FRAME_COLUMNS])
     return (pd.concat(frames, ignore_index=True) if frames else empty_bars()), failed
 
 
-_YAHOO_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
-                 "Adj Close": "adj_close", "Volume": "volume"}
+_YAHOO_FIELDS = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
 
 
 def _columns_for(data: pd.DataFrame | None, ysym: str) -> pd.DataFrame | None:
@@ -150,7 +175,7 @@ def _columns_for(data: pd.DataFrame | None, ysym: str) -> pd.DataFrame | None:
     tickers = data.columns.get_level_values(1)
     if ysym not in set(tickers):
         return None
-    one = data.xs(ysym, axis=1, level=1)
+    one = cast(pd.DataFrame, data.xs(ysym, axis=1, level=1))
     missing = [f for f in _YAHOO_FIELDS if f not in one.columns]
     if missing:
         raise DataSourceError(f"Yahoo Finance response for {ysym} lacks column(s) {missing}")

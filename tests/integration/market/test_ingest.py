@@ -38,9 +38,11 @@ async def test_undefined_indicators_are_null_in_the_database(session):
     stored = await market_service.load_bars(session=session, tickers=["NUL"])
     assert stored["sma_200"].iloc[:199].isna().all()
     assert stored["sma_200"].iloc[199:].notna().all()
-    nulls = (await session.execute(
-        select(func.count()).where(StockPrice.ticker == "NUL", StockPrice.sma_200.is_(None))
-    )).scalar_one()
+    nulls = (
+        await session.execute(
+            select(func.count()).where(StockPrice.ticker == "NUL", StockPrice.sma_200.is_(None))
+        )
+    ).scalar_one()
     assert nulls == 199
 
 
@@ -77,8 +79,9 @@ async def test_sample_history_loads(session):
     aapl = await market_service.load_bars(session=session, tickers=["AAPL"], start=date(2013, 3, 1))
     assert aapl.loc[0, "close"] == 430.47
     # 2:1 split on 2000-06-21: the stored SMA 50 follows the as-traded price instead of halving.
-    around = await market_service.load_bars(session=session, tickers=["AAPL"], start=date(2000, 6, 20),
-                                            end=date(2000, 6, 21))
+    around = await market_service.load_bars(
+        session=session, tickers=["AAPL"], start=date(2000, 6, 20), end=date(2000, 6, 21)
+    )
     ratio = around["close"] / around["sma_50"]
     assert abs(ratio.iloc[0] - ratio.iloc[1]) < 0.2
     assert (await session.get(Ticker, "AAPL")).source == "sample"
@@ -93,15 +96,16 @@ async def test_seed_universe_sets_sectors_and_keeps_user_sources(session):
     assert aapl.sector == "Information Technology" and aapl.source == "watchlist"
     brk = await session.get(Ticker, "BRK.B")
     assert brk is not None and brk.sector == "Financials"
-    sectors = (await session.execute(
-        select(func.count()).select_from(Ticker).where(Ticker.sector.is_not(None))
-    )).scalar_one()
+    sectors = (
+        await session.execute(select(func.count()).select_from(Ticker).where(Ticker.sector.is_not(None)))
+    ).scalar_one()
     assert sectors / n > 0.95
 
 
 async def test_seed_with_explicit_infos(session):
     await market_service.seed_universe(
-        session=session, infos=[TickerInfo("ZZZ", "Zed Corp", "Energy", "Oil", "NYSE")])
+        session=session, infos=[TickerInfo("ZZZ", "Zed Corp", "Energy", "Oil", "NYSE")]
+    )
     known = await market_service.known_symbols(session=session)
     assert "ZZZ" in known
 

@@ -61,9 +61,7 @@ def test_session_arithmetic_skips_holidays():
     assert previous_trading_day(date(2024, 7, 5)) == date(2024, 7, 3)
     assert add_trading_days(date(2024, 7, 1), 3) == date(2024, 7, 5)
     assert add_trading_days(date(2024, 7, 5), -2) == date(2024, 7, 2)
-    assert trading_days(date(2024, 7, 1), date(2024, 7, 8)) == [
-        date(2024, 7, d) for d in (1, 2, 3, 5, 8)
-    ]
+    assert trading_days(date(2024, 7, 1), date(2024, 7, 8)) == [date(2024, 7, d) for d in (1, 2, 3, 5, 8)]
     # 2024 had 252 sessions.
     assert len(trading_days(date(2024, 1, 1), date(2024, 12, 31))) == 252
 

@@ -6,11 +6,16 @@ from backend.core.settings import Settings, get_settings, normalize_database_url
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("postgres://u:p@db.railway.internal:5432/railway", "postgresql+asyncpg://u:p@db.railway.internal:5432/railway"),
+        (
+            "postgres://u:p@db.railway.internal:5432/railway",
+            "postgresql+asyncpg://u:p@db.railway.internal:5432/railway",
+        ),
         ("postgresql://u:p@host/db", "postgresql+asyncpg://u:p@host/db"),
         ("postgresql+psycopg2://u@host/db", "postgresql+asyncpg://u@host/db"),
-        ("postgresql://u@dpg-x.oregon-postgres.render.com/db?sslmode=require",
-         "postgresql+asyncpg://u@dpg-x.oregon-postgres.render.com/db?ssl=require"),
+        (
+            "postgresql://u@dpg-x.oregon-postgres.render.com/db?sslmode=require",
+            "postgresql+asyncpg://u@dpg-x.oregon-postgres.render.com/db?ssl=require",
+        ),
         ("sqlite:///data/tft.db", "sqlite+aiosqlite:///data/tft.db"),
         ("sqlite+aiosqlite:////abs/tft.db", "sqlite+aiosqlite:////abs/tft.db"),
     ],

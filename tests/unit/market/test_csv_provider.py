@@ -6,7 +6,10 @@ from backend.core.errors import DataSourceError, ValidationFailed
 from backend.market.providers import CsvProvider
 
 HEADER = "ticker,date,open,high,low,close,volume\n"
-GOOD = "AAPL,2024-01-02,187.15,188.44,183.89,185.64,82488700\nMSFT,2024-01-02,373.86,375.9,366.77,370.87,25258600\n"
+GOOD = (
+    "AAPL,2024-01-02,187.15,188.44,183.89,185.64,82488700\n"
+    "MSFT,2024-01-02,373.86,375.9,366.77,370.87,25258600\n"
+)
 
 
 def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
@@ -23,8 +26,11 @@ def test_valid_file_parses_and_adj_close_defaults_to_close(tmp_path):
 
 
 def test_optional_adj_close_column_and_lowercase_tickers(tmp_path):
-    path = write(tmp_path, "aapl,2024-01-02,187.15,188.44,183.89,185.64,82488700,184.9\n",
-                 header="ticker,date,open,high,low,close,volume,adj_close\n")
+    path = write(
+        tmp_path,
+        "aapl,2024-01-02,187.15,188.44,183.89,185.64,82488700,184.9\n",
+        header="ticker,date,open,high,low,close,volume,adj_close\n",
+    )
     bars = CsvProvider(path).fetch().bars
     assert bars.loc[0, "ticker"] == "AAPL" and bars.loc[0, "adj_close"] == 184.9
 

@@ -11,7 +11,7 @@ from tests.factories import make_bars
 def sma(x: np.ndarray, n: int) -> np.ndarray:
     out = np.full(len(x), np.nan)
     for i in range(n - 1, len(x)):
-        out[i] = x[i - n + 1:i + 1].mean()
+        out[i] = x[i - n + 1 : i + 1].mean()
     return out
 
 
@@ -20,7 +20,7 @@ def ema(x: np.ndarray, n: int) -> np.ndarray:
     out = np.full(len(x), np.nan)
     start = np.argmax(~np.isnan(x))
     alpha = 2 / (n + 1)
-    out[start + n - 1] = x[start:start + n].mean()
+    out[start + n - 1] = x[start : start + n].mean()
     for i in range(start + n, len(x)):
         out[i] = alpha * x[i] + (1 - alpha) * out[i - 1]
     return out
@@ -54,7 +54,7 @@ def test_moving_averages_and_bollinger(bars, result):
     np.testing.assert_allclose(result["sma_50"], sma(close, 50), rtol=1e-10)
     np.testing.assert_allclose(result["sma_200"], sma(close, 200), rtol=1e-10)
     mid = sma(close, 20)
-    std = np.array([np.nan] * 19 + [close[i - 19:i + 1].std(ddof=0) for i in range(19, len(close))])
+    std = np.array([np.nan] * 19 + [close[i - 19 : i + 1].std(ddof=0) for i in range(19, len(close))])
     np.testing.assert_allclose(result["bb_middle"], mid, rtol=1e-10)
     np.testing.assert_allclose(result["bb_upper"], mid + 2 * std, rtol=1e-9)
     np.testing.assert_allclose(result["bb_lower"], mid - 2 * std, rtol=1e-9)

@@ -28,9 +28,19 @@ def recorded_download(good: dict[str, pd.DataFrame], failed: dict[str, str]):
         frames = {}
         for sym in tickers:
             if sym in good:
-                b = good[sym].set_index(pd.DatetimeIndex(pd.to_datetime(good[sym]["trade_date"]), name="Date"))
-                frames[sym] = pd.DataFrame({"Adj Close": b["adj_close"], "Close": b["close"], "High": b["high"],
-                                            "Low": b["low"], "Open": b["open"], "Volume": b["volume"]})
+                b = good[sym].set_index(
+                    pd.DatetimeIndex(pd.to_datetime(good[sym]["trade_date"]), name="Date")
+                )
+                frames[sym] = pd.DataFrame(
+                    {
+                        "Adj Close": b["adj_close"],
+                        "Close": b["close"],
+                        "High": b["high"],
+                        "Low": b["low"],
+                        "Open": b["open"],
+                        "Volume": b["volume"],
+                    }
+                )
             else:
                 frames[sym] = pd.DataFrame(columns=FIELDS, dtype=float)
         failures = {s: failed[s] for s in tickers if s in failed}
@@ -48,8 +58,11 @@ def recorded_download(good: dict[str, pd.DataFrame], failed: dict[str, str]):
 
 
 def provider(download, **settings):
-    return YahooProvider(download=download, settings=MarketSettings(yahoo_backoff_seconds=1, **settings),
-                         sleep=lambda s: sleeps.append(s))
+    return YahooProvider(
+        download=download,
+        settings=MarketSettings(yahoo_backoff_seconds=1, **settings),
+        sleep=lambda s: sleeps.append(s),
+    )
 
 
 sleeps: list[float] = []
@@ -64,7 +77,10 @@ def test_batch_download_returns_long_bars_and_names_each_failure():
     aapl, brk = make_bars("AAPL", n=20, seed=1), make_bars("BRK.B", n=20, seed=2)
     download = recorded_download(
         {"AAPL": aapl, "BRK-B": brk},
-        {"ZZZZ": "YFPricesMissingError('possibly delisted; no price data found  (1d 2024-01-01 -> 2024-02-01)')"},
+        {
+            "ZZZZ": "YFPricesMissingError('possibly delisted; no price data found  "
+            "(1d 2024-01-01 -> 2024-02-01)')"
+        },
     )
     batch = provider(download).fetch(["AAPL", "brk.b", "ZZZZ"], date(2020, 1, 1), date(2020, 2, 1))
     assert sorted(batch.bars["ticker"].unique()) == ["AAPL", "BRK.B"]
@@ -89,7 +105,9 @@ def test_rate_limited_tickers_are_retried_with_backoff_then_stored():
     aapl, msft = make_bars("AAPL", n=5), make_bars("MSFT", n=5, seed=3)
     attempts = {"n": 0}
     inner_ok = recorded_download({"AAPL": aapl, "MSFT": msft}, {})
-    inner_limited = recorded_download({"AAPL": aapl}, {"MSFT": "YFRateLimitError('Too Many Requests. Rate limited. Try after a while.')"})
+    inner_limited = recorded_download(
+        {"AAPL": aapl}, {"MSFT": "YFRateLimitError('Too Many Requests. Rate limited. Try after a while.')"}
+    )
 
     def download(tickers, **kw):
         attempts["n"] += 1
