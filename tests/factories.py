@@ -24,6 +24,7 @@ def make_bars(
     """A geometric random walk of `n` daily bars with consistent OHLC and volume."""
     rng = np.random.default_rng(seed)
     days = trading_days(start, date(start.year + n // 200 + 3, 12, 31))[:n]
+    assert len(days) == n, "start too late for n sessions in the calendar"
     close = price * np.exp(np.cumsum(rng.normal(drift, vol, n)))
     open_ = close * np.exp(rng.normal(0, vol / 3, n))
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, vol / 2, n)))

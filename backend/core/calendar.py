@@ -53,10 +53,12 @@ def session_on_or_before(day: date) -> date:
 
 
 def trading_days(start: date, end: date) -> list[date]:
-    """Sessions from `start` to `end`, both inclusive."""
-    if end < start:
+    """Sessions from `start` to `end`, both inclusive (clipped to the calendar's range)."""
+    cal = nyse()
+    first, last = max(pd.Timestamp(start), cal.first_session), min(pd.Timestamp(end), cal.last_session)
+    if last < first:
         return []
-    return [ts.date() for ts in nyse().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
+    return [ts.date() for ts in cal.sessions_in_range(first, last)]
 
 
 def add_trading_days(day: date, count: int) -> date:

@@ -72,7 +72,8 @@ async def bulk_upsert(
     conn = await session.connection()
     # Created and dropped inside the caller's transaction: on failure the rollback removes it too.
     await conn.run_sync(lambda c: staging.create(c))
-    if session.get_bind().dialect.name == "postgresql":
+    is_postgres = session.get_bind().dialect.name == "postgresql"
+    if is_postgres:
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             staging.name, records=rows, columns=list(columns)
@@ -97,7 +98,13 @@ async def bulk_upsert(
     stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=changed).returning(
         table.c[group_by]
     )
-    touched = Counter(group for (group,) in await conn.execute(stmt))
+    if is_postgres:
+        # Count in the server instead of shipping one RETURNING row per written row to the client.
+        merged = stmt.cte("merged")
+        counted_merge = select(merged.c[group_by], func.count()).group_by(merged.c[group_by])
+        touched: Counter[Any] = Counter({g: n for g, n in await conn.execute(counted_merge)})
+    else:
+        touched = Counter(group for (group,) in await conn.execute(stmt))
     await conn.execute(text(f"DROP TABLE {staging.name}"))
 
     result = UpsertResult()

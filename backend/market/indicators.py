@@ -9,17 +9,19 @@ import pandas_ta_classic as ta
 from backend.market.models import INDICATOR_COLUMNS
 
 # Indicators that are prices (and so must be rescaled from the adjusted series to the row's price scale).
-_PRICE_LEVEL = (
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "sma_50",
-    "sma_200",
-    "ema_12",
-    "ema_26",
+_PRICE_LEVEL = frozenset(
+    (
+        "macd",
+        "macd_signal",
+        "macd_hist",
+        "bb_upper",
+        "bb_middle",
+        "bb_lower",
+        "sma_50",
+        "sma_200",
+        "ema_12",
+        "ema_26",
+    )
 )
 
 
@@ -35,45 +37,49 @@ def compute_indicators(bars: pd.DataFrame, *, use_talib: bool | None = None) -> 
         use_talib: force TA-Lib (True) or pandas-ta's pure-pandas path (False); None picks TA-Lib when
             installed.
     """
-    close = bars["close"].astype("float64")
-    adj = bars["adj_close"].astype("float64").fillna(close)
-    factor = (adj / close).replace([np.inf, -np.inf], np.nan).fillna(1.0)
+    index = pd.RangeIndex(len(bars))
+    close = bars["close"].to_numpy(dtype="float64")
+    adj_values = bars["adj_close"].to_numpy(dtype="float64")
+    adj_values = np.where(np.isnan(adj_values), close, adj_values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = adj_values / close
+    factor = np.where(np.isfinite(factor), factor, 1.0)
+    adj = pd.Series(adj_values, index=index)
     # Volume scales inversely with price on a split.
-    volume = bars["volume"].astype("float64") / factor
-
-    def series(result: pd.Series | None) -> pd.Series:
-        # pandas-ta returns None when the input is shorter than the window.
-        return pd.Series(np.nan, index=bars.index) if result is None else result
+    volume = pd.Series(bars["volume"].to_numpy(dtype="float64") / factor, index=index)
 
     macd = ta.macd(adj, fast=12, slow=26, signal=9, talib=use_talib)
     bb = ta.bbands(adj, length=20, std=2.0, talib=use_talib)
-    avg_volume = series(ta.sma(volume, length=20, talib=use_talib))
-    out = pd.DataFrame(
-        {
-            "rsi_14": series(ta.rsi(adj, length=14, talib=use_talib)),
-            "macd": _col(macd, "MACD_"),
-            "macd_signal": _col(macd, "MACDs_"),
-            "macd_hist": _col(macd, "MACDh_"),
-            "bb_upper": _col(bb, "BBU_"),
-            "bb_middle": _col(bb, "BBM_"),
-            "bb_lower": _col(bb, "BBL_"),
-            "sma_50": series(ta.sma(adj, length=50, talib=use_talib)),
-            "sma_200": series(ta.sma(adj, length=200, talib=use_talib)),
-            "ema_12": series(ta.ema(adj, length=12, talib=use_talib)),
-            "ema_26": series(ta.ema(adj, length=26, talib=use_talib)),
-            "volume_ratio": volume / avg_volume.where(avg_volume > 0),
-        },
-        index=bars.index,
-    )
+    avg_volume = _values(ta.sma(volume, length=20, talib=use_talib), len(bars))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        volume_ratio = volume.to_numpy() / np.where(avg_volume > 0, avg_volume, np.nan)
+    columns = {
+        "rsi_14": _values(ta.rsi(adj, length=14, talib=use_talib), len(bars)),
+        "macd": _values(macd, len(bars), "MACD_"),
+        "macd_signal": _values(macd, len(bars), "MACDs_"),
+        "macd_hist": _values(macd, len(bars), "MACDh_"),
+        "bb_upper": _values(bb, len(bars), "BBU_"),
+        "bb_middle": _values(bb, len(bars), "BBM_"),
+        "bb_lower": _values(bb, len(bars), "BBL_"),
+        "sma_50": _values(ta.sma(adj, length=50, talib=use_talib), len(bars)),
+        "sma_200": _values(ta.sma(adj, length=200, talib=use_talib), len(bars)),
+        "ema_12": _values(ta.ema(adj, length=12, talib=use_talib), len(bars)),
+        "ema_26": _values(ta.ema(adj, length=26, talib=use_talib), len(bars)),
+        "volume_ratio": volume_ratio,
+    }
     for name in _PRICE_LEVEL:
-        out[name] = out[name] / factor
-    out = out.astype("float64").replace([np.inf, -np.inf], np.nan)
-    return out[list(INDICATOR_COLUMNS)]
+        columns[name] = columns[name] / factor
+    matrix = np.column_stack([columns[name] for name in INDICATOR_COLUMNS])
+    matrix[~np.isfinite(matrix)] = np.nan
+    return pd.DataFrame(matrix, columns=list(INDICATOR_COLUMNS), index=bars.index)
 
 
-def _col(frame: pd.DataFrame | None, prefix: str) -> pd.Series:
-    """One column of a pandas-ta result, or all-NaN when the series was too short to compute it."""
-    if frame is None:
-        return pd.Series(np.nan, dtype="float64")  # aligned (all NaN) by the DataFrame constructor
-    (name,) = [c for c in frame.columns if c.startswith(prefix)]
-    return frame[name]
+def _values(result: pd.Series | pd.DataFrame | None, n: int, prefix: str | None = None) -> np.ndarray:
+    """One pandas-ta output as a float array; all NaN when the input was shorter than the window
+    (pandas-ta returns None then)."""
+    if result is None:
+        return np.full(n, np.nan)
+    if prefix is not None:
+        (name,) = [c for c in result.columns if c.startswith(prefix)]
+        result = result[name]
+    return result.to_numpy(dtype="float64", na_value=np.nan)

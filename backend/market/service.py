@@ -72,19 +72,34 @@ async def get_ticker(*, session: AsyncSession, symbol: str) -> Ticker | None:
 
 
 async def load_bars(
-    *, session: AsyncSession, tickers: Sequence[str], start: date | None = None, end: date | None = None
+    *,
+    session: AsyncSession,
+    tickers: Sequence[str],
+    start: date | None = None,
+    end: date | None = None,
+    columns: Sequence[str] = PRICE_COLUMNS,
 ) -> pd.DataFrame:
-    """Stored bars and indicators for `tickers` (all when empty) from `start` to `end`, oldest first."""
+    """Stored bars (and indicators) for `tickers` (all when empty) from `start` to `end`, oldest first."""
     table = table_of(StockPrice)
-    query = select(*(table.c[c] for c in PRICE_COLUMNS))
+    query = select(*(table.c[c] for c in columns))
     if tickers:
         query = query.where(table.c.ticker.in_(list(tickers)))
     if start is not None:
         query = query.where(table.c.trade_date >= start)
     if end is not None:
         query = query.where(table.c.trade_date <= end)
-    result = await session.execute(query.order_by(table.c.ticker, table.c.trade_date))
-    return pd.DataFrame(result.all(), columns=list(PRICE_COLUMNS))
+    rows = (await session.execute(query.order_by(table.c.ticker, table.c.trade_date))).all()
+    # Column-wise construction with known dtypes: several times faster than DataFrame(list_of_rows).
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame(
+        {
+            name: pd.Series(col, dtype=_DTYPES.get(name, "float64"))
+            for name, col in zip(columns, values, strict=True)
+        }
+    )
+
+
+_DTYPES = {"ticker": "object", "trade_date": "object", "source": "object", "volume": "int64"}
 
 
 async def ingest(
@@ -110,12 +125,16 @@ async def ingest(
     lookback = get_settings().market.indicator_lookback_bars
     first_new = new.groupby("ticker")["trade_date"].min()
     stored = await load_bars(
-        session=session, tickers=list(first_new.index), start=calendar_days_back(first_new.min(), lookback)
+        session=session,
+        tickers=list(first_new.index),
+        start=calendar_days_back(first_new.min(), lookback),
+        columns=("ticker", "trade_date", *BAR_COLUMNS),
     )
+    stored_by_ticker = dict(list(stored.groupby("ticker", sort=False)))
 
     frames = []
     for ticker, fresh in new.groupby("ticker", sort=True):
-        old = stored.loc[stored["ticker"] == ticker, ["ticker", "trade_date", *BAR_COLUMNS]]
+        old = stored_by_ticker.get(ticker, stored.iloc[:0])
         bars = (
             pd.concat([old, fresh], ignore_index=True)
             .drop_duplicates(subset="trade_date", keep="last")  # the new bar wins

@@ -78,9 +78,6 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("high >= low", name=op.f("ck_stock_prices_high_ge_low")),
         sa.CheckConstraint("low >= 0 AND volume >= 0", name=op.f("ck_stock_prices_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["ticker"], ["tickers.symbol"], name=op.f("fk_stock_prices_ticker_tickers"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("ticker", "trade_date", name=op.f("pk_stock_prices")),
     )
     with op.batch_alter_table("stock_prices", schema=None) as batch_op:
