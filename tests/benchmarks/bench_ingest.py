@@ -21,7 +21,6 @@ import time
 import uuid
 
 import asyncpg
-
 import pandas as pd
 
 from backend.core.settings import override_settings
@@ -151,7 +150,8 @@ async def main(n_tickers: int, n_days: int, repeat: int) -> None:
         print(f"{k:<12} {v:>9.2f} {n / v:>12,.0f}")
     print(f"\nwrite path / plain COPY time ratio: {med['write path'] / med['plain COPY']:.2f}x")
     print(
-        f"full ingest under 30 s: {med['ingest'] < 30}; write path >= 50,000 rows/s: {n / med['write path'] >= 50_000}"
+        f"full ingest under 30 s: {med['ingest'] < 30}; "
+        f"write path >= 50,000 rows/s: {n / med['write path'] >= 50_000}"
     )
 
 
