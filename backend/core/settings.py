@@ -55,6 +55,87 @@ class MarketSettings(BaseModel):
     yahoo_timeout_seconds: float = 30.0
 
 
+class RedditSettings(BaseModel):
+    """Reddit API (an OAuth "script" app, read-only). Secrets only from the environment."""
+
+    client_id: str = ""
+    client_secret: str = ""
+    user_agent: str = "tft-trader/0.1 (self-hosted swing-trading signals)"
+    subreddits: list[str] = ["wallstreetbets", "stocks", "investing"]
+    posts_per_listing: int = 100
+    max_requests_per_run: int = 300
+    requests_per_minute: int = 90  # Reddit allows about 100 per client id
+    max_backoff_seconds: float = 300.0
+
+
+class SentimentSettings(BaseModel):
+    """Scoring and daily aggregation."""
+
+    bullish_threshold: float = 0.05
+    bearish_threshold: float = -0.05
+    max_chars_scored: int = 5000
+    conviction_min_mentions: int = 10
+    trending_top_n: int = 20
+    trending_window_hours: int = 24
+
+
+class FeatureSettings(BaseModel):
+    """Point-in-time features and labels."""
+
+    version: str = "v1"
+    market_index: str = "^GSPC"
+    sequence_length: int = 30  # LSTM input window (trading days)
+
+
+class RiskSettings(BaseModel):
+    """The risk manager; the product's numbers are the defaults. Labels use the same barriers."""
+
+    min_confidence: float = 0.70
+    max_position_pct: float = 0.20
+    risk_per_trade_pct: float = 0.02
+    max_stop_pct: float = 0.05
+    min_target_pct: float = 0.05
+    max_target_pct: float = 0.10
+    min_reward_risk: float = 2.0
+    atr_stop_multiple: float = 2.0
+    max_positions: int = 5
+    max_drawdown_pct: float = 0.15
+    max_hold_days: int = 7
+    cooldown_days_after_stop: int = 5
+    pause_after_stops: int = 3
+    pause_window_days: int = 10
+    max_sector_pct: float = 0.30
+    min_avg_dollar_volume: float = 5_000_000.0
+    regime_filter: Literal["off", "block", "raise_bar"] = "raise_bar"
+    regime_min_confidence: float = 0.80
+    starting_capital: float = 100_000.0
+    commission_per_trade: float = 1.0
+    slippage_bps: float = 5.0
+
+
+class MLSettings(BaseModel):
+    """Ensemble members, weights and training."""
+
+    weight_lstm: float = 0.30
+    weight_xgboost: float = 0.40
+    weight_lightgbm: float = 0.30
+    xgb_max_depth: int = 6
+    xgb_learning_rate: float = 0.1
+    xgb_n_estimators: int = 100
+    lgbm_num_leaves: int = 31
+    lgbm_learning_rate: float = 0.05
+    lgbm_n_estimators: int = 200
+    lstm_hidden: tuple[int, int] = (128, 64)
+    lstm_epochs: int = 8
+    lstm_batch_size: int = 256
+    lstm_max_train_samples: int = 60_000
+    seed: int = 42
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    embargo_days: int = 10  # >= the label horizon (max_hold_days + entry day)
+    retrain_every_days: int = 5
+    max_model_age_days: int = 14
+
+
 class Settings(BaseSettings):
     """Root settings. Nested groups read `GROUP__FIELD` variables, e.g. `MARKET__YAHOO_RETRIES=6`."""
 
@@ -70,6 +151,11 @@ class Settings(BaseSettings):
     sql_echo: bool = False
 
     market: MarketSettings = MarketSettings()
+    reddit: RedditSettings = RedditSettings()
+    sentiment: SentimentSettings = SentimentSettings()
+    features: FeatureSettings = FeatureSettings()
+    risk: RiskSettings = RiskSettings()
+    ml: MLSettings = MLSettings()
 
     @field_validator("database_url")
     @classmethod
