@@ -71,8 +71,7 @@ class RedditSettings(BaseModel):
 class SentimentSettings(BaseModel):
     """Scoring and daily aggregation."""
 
-    bullish_threshold: float = 0.05
-    bearish_threshold: float = -0.05
+    # Label thresholds are measured constants of the scorer (backend/sentiment/scoring.py), not settings.
     max_chars_scored: int = 5000
     conviction_min_mentions: int = 10
     trending_top_n: int = 20

@@ -38,15 +38,27 @@ TICKER_BLACKLIST: frozenset[str] = frozenset(  # a word grid reads better than a
 )
 
 # A cashtag in any case, or a bare all-caps word; optional share-class suffix. The lookarounds keep
-# matches out of words, numbers, e-mails, domains (`AAPL.com`) and `AT&T`; URLs (with or without a scheme:
-# `x.com/AAPL`) are consumed first so nothing inside them can match, while `GME/AMC` is two mentions.
+# matches out of words, numbers, e-mails, domains (`AAPL.com`) and `AT&T`; URLs are consumed first so
+# nothing inside them can match. Scheme-less links (`x.com/AAPL`) are caught by _in_link, which is cheaper
+# than a regex branch tried at every position.
 # A possessive "'s" may follow; any other apostrophe+letter (DON'T, CAN'T) means an English word.
 _MENTION = re.compile(
-    r"(?P<url>(?:https?://|www\.)\S+|[\w\-]+(?:\.[\w\-]+)+/\S*)"
+    r"(?P<url>https?://\S+|www\.\S+)"
     r"|(?<![\w$@&\-])"
-    r"(?:\$(?P<cash>[A-Za-z]{1,5}(?:[.\-][A-Za-z]{1,2})?)|(?P<bare>[A-Z]{1,5}(?:[.\-][A-Z]{1,2})?))"
+    r"(?:\$(?P<cash>[A-Za-z]{1,5}(?:[.\-][A-Za-z]{1,2})?)|(?P<bare>[A-Z]{2,5}(?:[.\-][A-Z]{1,2})?))"
     r"(?![\w$@&]|['\u2019](?![sS]\b)\w|\.[a-z0-9])"
 )
+
+
+_WHITESPACE = " \t\n\r"
+
+
+def _in_link(text: str, start: int) -> bool:
+    """Whether the match at `start` sits in a path after a domain (`x.com/AAPL`); `GME/AMC` does not."""
+    if start == 0 or text[start - 1] != "/":
+        return False
+    word_start = max(text.rfind(c, 0, start) for c in _WHITESPACE) + 1
+    return "." in text[word_start:start].split("/", 1)[0]
 
 
 def _resolve(symbol: str, known: Collection[str]) -> str | None:
@@ -71,12 +83,14 @@ def extract_tickers(text: str, known: Collection[str]) -> list[str]:
         known = frozenset(known)  # membership tests below must be O(1)
     found: set[str] = set()
     for match in _MENTION.finditer(text):
+        if match.group("url") is not None or _in_link(text, match.start()):
+            continue
         cash = match.group("cash")
         if cash is not None:
             symbol = _resolve(cash.upper(), known)
         else:
             bare = match.group("bare")
-            if bare is None or len(bare) < 2 or bare in TICKER_BLACKLIST:
+            if bare is None or bare in TICKER_BLACKLIST:
                 continue
             symbol = _resolve(bare, known)
             if symbol is not None and symbol in TICKER_BLACKLIST:

@@ -1,0 +1,93 @@
+"""Throughput of the finance scorer (+ ticker extraction) vs plain VADER on the same texts, one core.
+
+    uv run --no-sync python tests/benchmarks/bench_sentiment.py [--reps 5]
+
+Texts: the shared StockTwits + Twitter financial-news sets (see eval_sentiment.py), or, without them, the
+hand-written posts replicated to 20,000. Each repetition times every variant over all texts, alternating
+the order; medians are printed. Budget: custom >= 2,000 posts/s and <= 1.5x plain VADER's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+for extra in (REPO_ROOT, Path(__file__).resolve().parent):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from eval_sentiment import SHARED_DATA, load_posts, load_stocktwits, load_twitter  # noqa: E402
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
+
+from backend.sentiment.extract import extract_tickers  # noqa: E402
+from backend.sentiment.scoring import SentimentScorer  # noqa: E402
+
+
+def load_texts() -> list[str]:
+    if SHARED_DATA.is_dir():
+        tune, held = load_stocktwits()
+        rows = tune + held + load_twitter("train") + load_twitter("valid")
+        return [text for text, _ in rows]
+    posts = [text for text, _ in load_posts()]
+    return (posts * (20_000 // len(posts) + 1))[:20_000]
+
+
+def pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"pinned to core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def time_once(fn: Callable[[str], object], texts: Sequence[str]) -> float:
+    started = time.perf_counter()
+    for text in texts:
+        fn(text)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+
+    where = pin_to_one_core()
+    texts = load_texts()
+    # A realistic symbol universe for extraction: every cashtag in the corpus (a few thousand symbols).
+    known = frozenset(m.upper() for t in texts for m in re.findall(r"\$([A-Za-z]{1,5})\b", t))
+    scorer = SentimentScorer()
+    vader = SentimentIntensityAnalyzer()
+
+    def custom(text: str) -> None:
+        scorer.score(text)
+        extract_tickers(text, known)
+
+    variants: dict[str, Callable[[str], object]] = {
+        "plain VADER polarity_scores": vader.polarity_scores,
+        "custom score": scorer.score,
+        "custom score + extract_tickers": custom,
+    }
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    for rep in range(args.reps):
+        order = list(variants) if rep % 2 == 0 else list(reversed(variants))
+        for name in order:
+            timings[name].append(time_once(variants[name], texts))
+
+    print(f"{len(texts)} texts, {args.reps} repetitions, {where}, {len(known)} known symbols")
+    plain = statistics.median(timings["plain VADER polarity_scores"])
+    print(f"{'variant':34} {'median s':>9} {'posts/s':>9} {'vs plain':>9}")
+    for name, runs in timings.items():
+        median = statistics.median(runs)
+        print(f"{name:34} {median:>9.3f} {len(texts) / median:>9.0f} {median / plain:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
