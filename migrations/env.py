@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import backend.market.models  # noqa: F401  (registers the tables)
+import backend.market.models
+import backend.sentiment.models  # noqa: F401
 from backend.core.settings import get_settings, normalize_database_url
 from backend.db.base import Base
 from backend.db.engine import create_engine

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Column, MetaData, Table, and_, func, insert, or_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,20 @@ def dialect_insert(session: AsyncSession, table: Table) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def frame_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Row tuples for the driver, column-wise: NaN becomes None (NULL), numpy scalars Python ones."""
+    out = []
+    for name in columns:
+        series = frame[name]
+        if series.dtype.kind in "iub":
+            out.append(series.tolist())
+            continue
+        values = series.to_numpy(dtype=object, copy=True)  # pandas 3 may hand out a read-only view
+        values[pd.isna(series).to_numpy()] = None
+        out.append(values.tolist())
+    return list(zip(*out, strict=True))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.calendar import calendar_days_back
 from backend.core.settings import get_settings
 from backend.db.base import table_of
-from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert
+from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert, frame_records
 from backend.market.indicators import compute_indicators
 from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker
 from backend.market.providers import PriceBatch
@@ -149,25 +149,12 @@ async def ingest(
             progress(1)
     rows = pd.concat(frames, ignore_index=True)
     rows["source"] = batch.source
+    rows["volume"] = rows["volume"].astype("int64")
     return await bulk_upsert(
         session=session,
         table=table_of(StockPrice),
         columns=PRICE_COLUMNS,
-        rows=_records(rows),
+        rows=frame_records(rows, PRICE_COLUMNS),
         key=("ticker", "trade_date"),
         group_by="ticker",
     )
-
-
-def _records(frame: pd.DataFrame) -> list[tuple]:
-    """Row tuples for the driver: NaN becomes None (NULL), numpy scalars become Python ones."""
-    columns = []
-    for name in PRICE_COLUMNS:
-        if name == "volume":
-            columns.append(frame[name].astype("int64").tolist())
-            continue
-        values = frame[name].to_numpy(dtype=object)
-        if frame[name].dtype.kind == "f":
-            values[pd.isna(frame[name]).to_numpy()] = None
-        columns.append(values.tolist())
-    return list(zip(*columns, strict=True))

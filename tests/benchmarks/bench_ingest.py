@@ -27,12 +27,12 @@ from backend.core.settings import override_settings
 from backend.db import migrate
 from backend.db.base import table_of
 from backend.db.engine import create_engine, session_factory
-from backend.db.upsert import bulk_upsert
+from backend.db.upsert import bulk_upsert, frame_records
 from backend.market import service as market_service
 from backend.market.indicators import compute_indicators
 from backend.market.models import INDICATOR_COLUMNS, StockPrice
 from backend.market.providers import PriceBatch
-from backend.market.service import PRICE_COLUMNS, _records
+from backend.market.service import PRICE_COLUMNS
 from tests.conftest import PG_ADMIN_URL, _pg_database_url
 from tests.factories import make_bars
 
@@ -79,7 +79,7 @@ def indicator_rows(bars: pd.DataFrame) -> tuple[float, list[tuple]]:
     rows = pd.concat(frames, ignore_index=True)
     rows["source"] = "bench"
     elapsed = time.perf_counter() - started
-    return elapsed, _records(rows)
+    return elapsed, frame_records(rows, PRICE_COLUMNS)
 
 
 async def timed_write(url: str, bars: pd.DataFrame, records: list[tuple]) -> float:

@@ -124,7 +124,7 @@ def test_demo_command_runs_from_a_clean_data_dir(tmp_path):
     """The README's first command, as a real process on the embedded default."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATA_DIR": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "demo"], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "backend", "demo"], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert "12154" in done.stdout

@@ -1,81 +1,28 @@
-"""`tft-trader` command line: thin transport over the domain services."""
+"""`tft-trader db`, `tickers` and `prices`: schema, universe and price ingestion."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
+from backend.cli.common import console, err, fail, parse_date, progress_bar, run, safe_url
 from backend.core.errors import TFTError
-from backend.core.logging import configure_logging
 from backend.core.settings import get_settings
 from backend.db import migrate
-from backend.db.engine import dispose_engines, transaction
+from backend.db.engine import transaction
 from backend.db.upsert import UpsertResult
 from backend.market import service as market_service
 from backend.market.providers import CsvProvider, PriceBatch, SampleProvider
 from backend.market.symbols import normalize_symbols
 from backend.market.yahoo import YahooProvider
 
-app = typer.Typer(
-    help="TFT Trader: swing-trading signals from Reddit sentiment, indicators and ML.", no_args_is_help=True
-)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 prices_app = typer.Typer(help="Daily prices and indicators.", no_args_is_help=True)
 tickers_app = typer.Typer(help="The ticker universe.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(prices_app, name="prices")
-app.add_typer(tickers_app, name="tickers")
-
-# soft_wrap: file paths and "file:line: problem" messages must stay on one line for editors and grep.
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-T = TypeVar("T")
-
-
-@app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    configure_logging("DEBUG" if verbose else get_settings().log_level)
-
-
-def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run one async flow; user-facing errors become a red message and exit code 1."""
-
-    async def wrapper() -> T:
-        try:
-            return await coro_fn()
-        finally:
-            await dispose_engines()
-
-    try:
-        return asyncio.run(wrapper())
-    except TFTError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar; yields `advance(n)`."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
 
 
 # --- db -------------------------------------------------------------------------------------------
@@ -85,18 +32,14 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Migrate the database to the newest schema (creates the SQLite file if needed)."""
     migrate.upgrade(revision=revision)
-    console.print(f"database at [bold]{revision}[/bold]: {_safe_url()}")
+    console.print(f"database at [bold]{revision}[/bold]: {safe_url()}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")] = "-1") -> None:
     """Migrate the database down (default: one revision)."""
     migrate.downgrade(revision=revision)
-    console.print(f"database downgraded to [bold]{revision}[/bold]: {_safe_url()}")
-
-
-def _safe_url() -> str:
-    return make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"database downgraded to [bold]{revision}[/bold]: {safe_url()}")
 
 
 # --- tickers --------------------------------------------------------------------------------------
@@ -155,8 +98,7 @@ def prices_import(
     try:
         batch = CsvProvider(path, skip_invalid=skip_invalid).fetch()
     except TFTError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(exc) from None
     _report(batch, _ingest(batch, "import"))
 
 
@@ -169,16 +111,15 @@ def prices_fetch(
     """Download daily bars from Yahoo Finance and store them with indicators."""
     try:
         symbols = normalize_symbols(tickers)
-        first = _parse_date(start, "--start") or date.today() - timedelta(
+        first = parse_date(start, "--start") or date.today() - timedelta(
             days=get_settings().market.default_history_days
         )
-        last = _parse_date(end, "--end")
+        last = parse_date(end, "--end")
         if last and last < first:
             raise typer.BadParameter(f"--end {last} is before --start {first}")
         batch = YahooProvider().fetch(symbols, first, last)
     except TFTError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(exc) from None
     result = _ingest(batch, "watchlist")
     _report(batch, result)
     if batch.errors and not result.by_group:
@@ -190,34 +131,3 @@ def prices_load_sample() -> None:
     """Load the bundled public-domain daily history (AAPL, GOOG, IBM, MSFT, FB; 2000 to March 2013)."""
     batch = SampleProvider().fetch()
     _report(batch, _ingest(batch, "sample"))
-
-
-def _parse_date(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-# --- demo -----------------------------------------------------------------------------------------
-
-
-@app.command("demo")
-def demo() -> None:
-    """Everything on the embedded default: migrate, seed tickers, load the sample history."""
-    console.print(f"[bold]1/3[/bold] migrating {_safe_url()}")
-    migrate.upgrade()
-    console.print("[bold]2/3[/bold] seeding the ticker universe")
-    tickers_seed()
-    console.print("[bold]3/3[/bold] loading the bundled sample history")
-    prices_load_sample()
-
-
-def main() -> None:  # pragma: no cover
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,0 +1,48 @@
+"""`tft-trader` command line: thin transport over the domain services (one module per area)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from backend.cli.common import console, safe_url
+from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_app, tickers_seed
+from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
+from backend.core.logging import configure_logging
+from backend.core.settings import get_settings
+from backend.db import migrate
+
+app = typer.Typer(
+    help="TFT Trader: swing-trading signals from Reddit sentiment, indicators and ML.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(tickers_app, name="tickers")
+app.add_typer(prices_app, name="prices")
+app.add_typer(reddit_app, name="reddit")
+app.add_typer(sentiment_app, name="sentiment")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    configure_logging("DEBUG" if verbose else get_settings().log_level)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed."""
+    console.print(f"[bold]1/4[/bold] migrating {safe_url()}")
+    migrate.upgrade()
+    console.print("[bold]2/4[/bold] seeding the ticker universe")
+    tickers_seed()
+    console.print("[bold]3/4[/bold] loading the bundled sample history")
+    prices_load_sample()
+    console.print("[bold]4/4[/bold] loading the SYNTHETIC sample Reddit feed")
+    reddit_load_sample()
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+__all__ = ["app", "main"]
