@@ -7,7 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import backend.features.models
 import backend.market.models
+import backend.ml.models
 import backend.sentiment.models  # noqa: F401
 from backend.core.settings import get_settings, normalize_database_url
 from backend.db.base import Base

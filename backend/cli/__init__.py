@@ -8,6 +8,9 @@ import typer
 
 from backend.cli.common import console, safe_url
 from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_app, tickers_seed
+from backend.cli.ml import check_app, models_app
+from backend.cli.ml import predict as predict_command
+from backend.cli.ml import train as train_command
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
 from backend.core.logging import configure_logging
 from backend.core.settings import get_settings
@@ -21,6 +24,10 @@ app.add_typer(tickers_app, name="tickers")
 app.add_typer(prices_app, name="prices")
 app.add_typer(reddit_app, name="reddit")
 app.add_typer(sentiment_app, name="sentiment")
+app.add_typer(models_app, name="models")
+app.add_typer(check_app, name="check")
+app.command("train")(train_command)
+app.command("predict")(predict_command)
 
 
 @app.callback()

@@ -82,7 +82,9 @@ class FeatureSettings(BaseModel):
     """Point-in-time features and labels."""
 
     version: str = "v1"
-    market_index: str = "^GSPC"
+    # The market-regime index: SPY (an S&P 500 ETF, fetchable like any ticker); the bundled S&P 500
+    # history from `arch` stands in offline where SPY has no stored prices.
+    market_index: str = "SPY"
     sequence_length: int = 30  # LSTM input window (trading days)
 
 
@@ -131,6 +133,10 @@ class MLSettings(BaseModel):
     seed: int = 42
     calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
     embargo_days: int = 10  # >= the label horizon (max_hold_days + entry day)
+    walk_forward_splits: int = 4
+    validation_days: int = 63  # one quarter per out-of-sample fold
+    calibration_days: int = 126
+    min_train_days: int = 252
     retrain_every_days: int = 5
     max_model_age_days: int = 14
 
@@ -193,9 +199,14 @@ def get_settings() -> Settings:
 def override_settings(**changes: Any) -> Iterator[Settings]:
     """Temporarily replace settings fields (tests, CLI flags) without touching globals for good."""
     current = get_settings()
-    updated = current.model_copy(update=changes)
-    # Re-validate so URL normalisation applies to overridden values too.
-    updated = Settings.model_validate(updated.model_dump())
+    data = current.model_dump()
+    for key, value in changes.items():
+        # A dict for a nested group changes only the fields it names: override_settings(ml={"seed": 1}).
+        data[key] = (
+            {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
+        )
+    # Validating again applies URL normalisation and type checks to the overridden values too.
+    updated = Settings.model_validate(data)
     _override.append(updated)
     try:
         yield updated

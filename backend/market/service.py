@@ -102,6 +102,24 @@ async def load_bars(
 _DTYPES = {"ticker": "object", "trade_date": "object", "source": "object", "volume": "int64"}
 
 
+async def newest_date(*, session: AsyncSession) -> date | None:
+    """The newest trading date with any stored bar."""
+    return await session.scalar(select(func.max(StockPrice.trade_date)))
+
+
+async def bar_counts(
+    *, session: AsyncSession, tickers: Sequence[str], end: date | None = None
+) -> dict[str, int]:
+    """Number of stored bars per ticker up to `end` (all tickers when empty)."""
+    table = table_of(StockPrice)
+    query = select(table.c.ticker, func.count()).group_by(table.c.ticker)
+    if tickers:
+        query = query.where(table.c.ticker.in_(list(tickers)))
+    if end is not None:
+        query = query.where(table.c.trade_date <= end)
+    return {ticker: int(n) for ticker, n in (await session.execute(query)).all()}
+
+
 async def ingest(
     *,
     session: AsyncSession,

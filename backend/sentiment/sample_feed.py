@@ -81,12 +81,22 @@ def generate(
                 created = datetime.combine(day, time(0), tzinfo=ET) + timedelta(minutes=minute)
                 key = hashlib.sha1(f"{seed}:{ticker}:{day}:{k}".encode()).hexdigest()[:10]
                 subreddit = SUBREDDITS[int(rng.integers(len(SUBREDDITS)))]
-                items.append(RedditItem(
-                    reddit_id=f"synthetic_t3_{key}", kind="post", subreddit=subreddit,
-                    permalink=f"synthetic://r/{subreddit}/{key}",
-                    title=title.format(t=ticker), body=body.format(t=ticker), author=AUTHOR,
-                    score=int(rng.integers(1, 2000)), num_comments=int(rng.integers(0, 300)),
-                    upvote_ratio=round(float(rng.uniform(0.5, 1.0)), 2), url=None,
-                    created_at=created.astimezone(UTC), parent_id=None, removed=False,
-                ))  # fmt: skip
+                items.append(
+                    RedditItem(
+                        reddit_id=f"synthetic_t3_{key}",
+                        kind="post",
+                        subreddit=subreddit,
+                        permalink=f"synthetic://r/{subreddit}/{key}",
+                        title=title.format(t=ticker),
+                        body=body.format(t=ticker),
+                        author=AUTHOR,
+                        score=int(rng.integers(1, 2000)),
+                        num_comments=int(rng.integers(0, 300)),
+                        upvote_ratio=round(float(rng.uniform(0.5, 1.0)), 2),
+                        url=None,
+                        created_at=created.astimezone(UTC),
+                        parent_id=None,
+                        removed=False,
+                    )
+                )
     return items

@@ -29,9 +29,19 @@ log = logging.getLogger(__name__)
 # Columns refreshed when a stored post is seen again; everything else (text, score) is kept as first stored.
 _REFRESHED = ("score", "num_comments", "upvote_ratio")
 DAILY_COLUMNS = (
-    "ticker", "trade_date", "mentions", "score", "bullish", "bearish", "neutral", "score_ma5", "trend",
-    "conviction", "trending_rank", "synthetic",
-)  # fmt: skip
+    "ticker",
+    "trade_date",
+    "mentions",
+    "score",
+    "bullish",
+    "bearish",
+    "neutral",
+    "score_ma5",
+    "trend",
+    "conviction",
+    "trending_rank",
+    "synthetic",
+)
 MA_WINDOW = 5
 
 
@@ -93,15 +103,28 @@ async def store_items(
         title, body = (clean_text(item.title) or None), clean_text(item.body)
         text = f"{title or ''}\n{body}" if item.kind == "post" else body
         compound, label = (0.0, "neutral") if item.removed else scorer.analyze(text)
-        rows.append({
-            "reddit_id": item.reddit_id, "kind": item.kind, "subreddit": item.subreddit.lower(),
-            "title": title, "body": body, "author": item.author, "score": item.score,
-            "num_comments": item.num_comments, "upvote_ratio": item.upvote_ratio, "url": item.url,
-            "permalink": item.permalink,
-            "parent_id": item.parent_id, "created_at": item.created_at,
-            "trading_date": trading_date_for(item.created_at), "compound": compound, "label": label,
-            "removed": item.removed, "synthetic": synthetic,
-        })  # fmt: skip
+        rows.append(
+            {
+                "reddit_id": item.reddit_id,
+                "kind": item.kind,
+                "subreddit": item.subreddit.lower(),
+                "title": title,
+                "body": body,
+                "author": item.author,
+                "score": item.score,
+                "num_comments": item.num_comments,
+                "upvote_ratio": item.upvote_ratio,
+                "url": item.url,
+                "permalink": item.permalink,
+                "parent_id": item.parent_id,
+                "created_at": item.created_at,
+                "trading_date": trading_date_for(item.created_at),
+                "compound": compound,
+                "label": label,
+                "removed": item.removed,
+                "synthetic": synthetic,
+            }
+        )
         if item.reddit_id not in existing:
             # Titles of removed posts still name tickers, but carry no score.
             mentions[item.reddit_id] = (extract_tickers(text, known), compound)
@@ -113,17 +136,23 @@ async def store_items(
     await session.execute(stmt, rows)
 
     ids = dict(
-        (await session.execute(
-            select(RedditPost.reddit_id, RedditPost.id).where(RedditPost.reddit_id.in_(list(mentions)))
-        )).all()
-    )  # fmt: skip
+        (
+            await session.execute(
+                select(RedditPost.reddit_id, RedditPost.id).where(RedditPost.reddit_id.in_(list(mentions)))
+            )
+        ).all()
+    )
     by_id = {row["reddit_id"]: row for row in rows}
     mention_rows = [
-        {"post_id": ids[rid], "ticker": ticker, "sentiment": compound,
-         "trading_date": by_id[rid]["trading_date"]}
+        {
+            "post_id": ids[rid],
+            "ticker": ticker,
+            "sentiment": compound,
+            "trading_date": by_id[rid]["trading_date"],
+        }
         for rid, (tickers, compound) in mentions.items()
         for ticker in tickers
-    ]  # fmt: skip
+    ]
     if mention_rows:
         insert = dialect_insert(session, table_of(TickerMention)).on_conflict_do_nothing(
             index_elements=["post_id", "ticker"]
@@ -157,9 +186,13 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     label = raw["sentiment"].map(SentimentScorer.label)
     raw = raw.assign(bullish=label == "bullish", bearish=label == "bearish", neutral=label == "neutral")
     daily = raw.groupby(["ticker", "trade_date"], sort=True).agg(
-        mentions=("sentiment", "size"), score=("sentiment", "mean"), bullish=("bullish", "sum"),
-        bearish=("bearish", "sum"), neutral=("neutral", "sum"), synthetic=("synthetic", "any"),
-    )  # fmt: skip
+        mentions=("sentiment", "size"),
+        score=("sentiment", "mean"),
+        bullish=("bullish", "sum"),
+        bearish=("bearish", "sum"),
+        neutral=("neutral", "sum"),
+        synthetic=("synthetic", "any"),
+    )
     sessions = pd.Index(trading_days(since, end), name="trade_date")
     frames = []
     for ticker, group in daily.groupby(level="ticker"):

@@ -1,0 +1,153 @@
+"""Feature services: gather point-in-time inputs from the database, build features, store and load them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.calendar import calendar_days_back
+from backend.core.errors import DataSourceError
+from backend.core.settings import get_settings
+from backend.db.base import table_of
+from backend.db.upsert import dialect_insert
+from backend.features.build import FEATURE_COLUMNS, FEATURE_SET_VERSION, build_features
+from backend.features.market_index import load_sample_index
+from backend.features.models import FeatureRow
+from backend.market import service as market_service
+from backend.sentiment import service as sentiment_service
+
+log = logging.getLogger(__name__)
+
+# Stored indicators already carry their own lookback (SMA 200); the features' trailing windows need at most
+# 20 more sessions, and the market regime needs the index's SMA 200.
+FEATURE_LOOKBACK_SESSIONS = 260
+SMA_LOOKBACK = 200
+# The index may lag a few days (holidays, a late fetch); beyond this it is missing, not late.
+MAX_INDEX_STALENESS = timedelta(days=7)
+
+
+@dataclass
+class FeatureInputs:
+    """Everything `build_features` reads, as known at the close of `end`."""
+
+    prices: pd.DataFrame
+    sentiment: pd.DataFrame
+    market: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)  # ticker -> why it has no features
+
+
+def min_history_rows() -> int:
+    """Bars a ticker needs before it can be used: the SMA 200 warm-up plus one LSTM sequence."""
+    return SMA_LOOKBACK + get_settings().features.sequence_length
+
+
+async def market_index(*, session: AsyncSession, start: date, end: date) -> pd.DataFrame:
+    """The index (trade_date, close) from `start` to `end`: stored bars of `features.market_index` (SPY),
+    else the bundled S&P 500."""
+    symbol = get_settings().features.market_index
+    stored = await market_service.load_bars(
+        session=session, tickers=[symbol], start=start, end=end, columns=("trade_date", "adj_close")
+    )
+    if not stored.empty and stored["trade_date"].iloc[-1] >= end - MAX_INDEX_STALENESS:
+        return stored.rename(columns={"adj_close": "close"})
+    sample = load_sample_index()
+    sample = sample[(sample["trade_date"] >= start) & (sample["trade_date"] <= end)]
+    if not sample.empty and sample["trade_date"].iloc[-1] >= end - MAX_INDEX_STALENESS:
+        log.info("market index: %s has no recent stored prices; using the bundled S&P 500 history", symbol)
+        return sample.reset_index(drop=True)
+    raise DataSourceError(
+        f"no market index prices up to {end}: {symbol} is not stored and the bundled S&P 500 ends "
+        "2018-12-31; "
+        f"run `tft-trader prices fetch {symbol}`"
+    )
+
+
+async def load_inputs(
+    *, session: AsyncSession, tickers: Sequence[str], start: date, end: date
+) -> FeatureInputs:
+    """Prices (with lookback before `start`), sentiment and the index, nothing after `end`.
+
+    Tickers with fewer stored bars than `min_history_rows()` by `end` are skipped with the reason.
+    """
+    since = calendar_days_back(start, FEATURE_LOOKBACK_SESSIONS)
+    prices = await market_service.load_bars(session=session, tickers=tickers, start=since, end=end)
+    counts = await market_service.bar_counts(session=session, tickers=tickers, end=end)
+    need = min_history_rows()
+    skipped = {
+        t: f"{counts.get(t, 0)} daily bars up to {end}; needs at least {need} "
+        f"(SMA 200 + {need - SMA_LOOKBACK}-day sequence)"
+        for t in (tickers or counts)
+        if counts.get(t, 0) < need
+    }
+    if skipped:
+        prices = prices[~prices["ticker"].isin(list(skipped))]
+    sentiment = await sentiment_service.load_daily(session=session, tickers=tickers, start=since, end=end)
+    market = await market_index(session=session, start=calendar_days_back(since, SMA_LOOKBACK + 20), end=end)
+    return FeatureInputs(prices.reset_index(drop=True), sentiment, market, skipped)
+
+
+def features_between(inputs: FeatureInputs, start: date, end: date) -> pd.DataFrame:
+    """The one feature implementation over loaded inputs, cut to `start`..`end`."""
+    if inputs.prices.empty:
+        return pd.DataFrame(columns=["ticker", "trade_date", *FEATURE_COLUMNS])
+    features = build_features(inputs.prices, inputs.sentiment, inputs.market)
+    window = (features["trade_date"] >= start) & (features["trade_date"] <= end)
+    return features[window].reset_index(drop=True)
+
+
+async def store(*, session: AsyncSession, features: pd.DataFrame, version: str = FEATURE_SET_VERSION) -> int:
+    """Upsert feature rows by (ticker, trade_date, version); undefined values are stored as null.
+
+    Live inference stores one session at a time (hundreds of rows), so a plain upsert is plenty.
+    """
+    values = features[list(FEATURE_COLUMNS)].to_numpy(dtype="float64")
+    rows = [
+        {
+            "ticker": t,
+            "trade_date": d,
+            "version": version,
+            "values": {
+                name: (None if np.isnan(v) else float(v))
+                for name, v in zip(FEATURE_COLUMNS, row, strict=True)
+            },
+        }
+        for t, d, row in zip(features["ticker"], features["trade_date"], values, strict=True)
+    ]
+    if rows:
+        stmt = dialect_insert(session, table_of(FeatureRow))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["ticker", "trade_date", "version"],
+            set_={"values": stmt.excluded["values"], "updated_at": func.now()},
+        )
+        await session.execute(stmt, rows)
+    return len(rows)
+
+
+async def load(
+    *,
+    session: AsyncSession,
+    tickers: Sequence[str],
+    start: date,
+    end: date,
+    version: str = FEATURE_SET_VERSION,
+) -> pd.DataFrame:
+    """Stored features (ticker, trade_date and FEATURE_COLUMNS; NaN where undefined), oldest first."""
+    query = select(FeatureRow.ticker, FeatureRow.trade_date, FeatureRow.values).where(
+        FeatureRow.version == version, FeatureRow.trade_date >= start, FeatureRow.trade_date <= end
+    )
+    if tickers:
+        query = query.where(FeatureRow.ticker.in_(list(tickers)))
+    rows = (await session.execute(query.order_by(FeatureRow.ticker, FeatureRow.trade_date))).all()
+    frame = pd.DataFrame(
+        [{name: v.get(name) for name in FEATURE_COLUMNS} for _, _, v in rows], columns=list(FEATURE_COLUMNS)
+    ).astype("float64")
+    frame.insert(0, "trade_date", [r[1] for r in rows])
+    frame.insert(0, "ticker", [r[0] for r in rows])
+    return frame

@@ -1,0 +1,1 @@
+"""Machine learning: members, ensemble, calibration, metrics, baselines and walk-forward splits."""

@@ -1,0 +1,142 @@
+"""Training and prediction flows: features -> labels -> walk-forward ensemble -> registry -> predictions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.calendar import add_trading_days, utcnow
+from backend.core.errors import NotFound, ValidationFailed
+from backend.core.settings import get_settings
+from backend.features import service as feature_service
+from backend.features.build import FEATURE_COLUMNS, usable_rows
+from backend.features.labels import triple_barrier_labels
+from backend.market import service as market_service
+from backend.ml import service as ml_service
+from backend.ml import training
+from backend.ml.members.base import INDEX_NAMES
+from backend.ml.models import ModelVersion
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+EARLIEST = date(1990, 1, 1)
+
+
+@dataclass
+class TrainOutcome:
+    model: ModelVersion
+    promotion: ml_service.Promotion
+    metrics: dict[str, Any]
+    calibration: dict[str, Any]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+async def resolve_tickers(*, session: AsyncSession, tickers: Sequence[str] | None, end: date) -> list[str]:
+    """The requested tickers, or every ticker with enough stored history by `end`."""
+    counts = await market_service.bar_counts(session=session, tickers=list(tickers or []), end=end)
+    if tickers:
+        unknown = [t for t in tickers if t not in counts]
+        if unknown:
+            raise ValidationFailed(f"no stored prices for {', '.join(unknown)}: load them first")
+        return list(tickers)
+    index = get_settings().features.market_index
+    return sorted(t for t, n in counts.items() if n >= feature_service.min_history_rows() and t != index)
+
+
+async def train(
+    *,
+    session: AsyncSession,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    member_names: list[str] | None = None,
+) -> TrainOutcome:
+    """Train on everything known at the close of `as_of`, evaluate walk-forward, register, maybe promote."""
+    symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
+    if not symbols:
+        raise ValidationFailed(f"no ticker has {feature_service.min_history_rows()} daily bars up to {as_of}")
+    inputs = await feature_service.load_inputs(session=session, tickers=symbols, start=EARLIEST, end=as_of)
+    if progress:
+        progress(f"features for {inputs.prices['ticker'].nunique()} tickers, {len(inputs.prices)} rows")
+    features = feature_service.features_between(inputs, EARLIEST, as_of)
+    labels = triple_barrier_labels(inputs.prices, get_settings().risk)
+    ts = training.make_training_set(features, labels, inputs.prices)
+    oos = training.walk_forward(ts, member_names=member_names, progress=progress)
+    metrics = training.report(oos)
+    if progress:
+        progress("final fit on all labelled history")
+    ensemble = training.fit_final(ts, member_names=member_names)
+    dates = ts.dates
+    record = {
+        "tickers": sorted(set(ts.X.index.get_level_values("ticker"))),
+        "train_start": dates.min(),
+        "train_end": dates.max(),
+        "as_of": as_of,
+        "n_samples": len(ts.y),
+        "class_balance": training.class_balance(ts.y),
+        "metrics": metrics,
+        "calibration": training.calibration_summary(oos),
+        # Log loss is a proper scoring rule: it rewards honest probabilities, not just the argmax.
+        "oos_score": -metrics["ensemble"]["log_loss"],
+    }
+    version = f"{as_of:%Y%m%d}-{utcnow():%H%M%S%f}"
+    model, decision = await ml_service.register(
+        session=session, ensemble=ensemble, version=version, record=record
+    )
+    return TrainOutcome(model, decision, metrics, record["calibration"], inputs.skipped)
+
+
+@dataclass
+class PredictOutcome:
+    model_version: str
+    predictions: int
+    skipped: dict[str, str]
+
+
+async def predict(
+    *,
+    session: AsyncSession,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    force: bool = False,
+    store_features: bool = True,
+) -> PredictOutcome:
+    """Features and predictions for `as_of` with the active model; both are stored."""
+    model = await ml_service.active_model(session=session)
+    if model is None:
+        raise NotFound("no trained model yet: run `tft-trader train` first")
+    ml_service.check_fresh(model, as_of, force=force)
+    ensemble = await ml_service.load_ensemble(session=session, model=model)
+    symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
+    # The LSTM reads each ticker's previous sessions; give it twice its window of history.
+    history_start = add_trading_days(as_of, -2 * get_settings().features.sequence_length)
+    inputs = await feature_service.load_inputs(
+        session=session, tickers=symbols, start=history_start, end=as_of
+    )
+    features = feature_service.features_between(inputs, history_start, as_of)
+    skipped = dict(inputs.skipped)
+    today = features[features["trade_date"] == as_of]
+    for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):
+        skipped[ticker] = f"no price bar on {as_of}"
+    if store_features:
+        await feature_service.store(session=session, features=today)
+    usable = usable_rows(features).to_numpy()
+    bad_today = today.loc[~usable_rows(today).to_numpy(), "ticker"]
+    for ticker in bad_today:
+        missing = [
+            c for c in FEATURE_COLUMNS if not np.isfinite(today.loc[today["ticker"] == ticker, c]).all()
+        ]
+        skipped[ticker] = f"features undefined on {as_of}: {', '.join(missing[:5])}"
+    X = features[usable].set_index(list(INDEX_NAMES))[list(FEATURE_COLUMNS)]
+    rows = np.flatnonzero(X.index.get_level_values("trade_date") == as_of)
+    if len(rows) == 0:
+        return PredictOutcome(model.version, 0, skipped)
+    frame = ml_service.prediction_frame(ensemble, X, rows)
+    stored = await ml_service.store_predictions(session=session, frame=frame, model_version=model.version)
+    return PredictOutcome(model.version, stored, skipped)

@@ -1,0 +1,56 @@
+"""Feature inputs from the database, storage round trip, and the market-index fallback."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend.core.errors import DataSourceError
+from backend.features import service as feature_service
+from backend.features.build import FEATURE_COLUMNS
+from backend.market import service as market_service
+from backend.market.providers import PriceBatch
+from tests.factories import make_bars
+
+
+async def test_short_histories_are_skipped_with_a_reason(session):
+    await market_service.ingest(
+        session=session, batch=PriceBatch("csv", make_bars("LONG", n=400, start=date(2010, 1, 4)))
+    )
+    await market_service.ingest(
+        session=session, batch=PriceBatch("csv", make_bars("NEWB", n=100, start=date(2011, 1, 3)))
+    )
+    inputs = await feature_service.load_inputs(
+        session=session, tickers=["LONG", "NEWB"], start=date(2011, 6, 1), end=date(2011, 7, 29)
+    )
+    assert set(inputs.prices["ticker"]) == {"LONG"}
+    assert "NEWB" in inputs.skipped and "needs at least 230" in inputs.skipped["NEWB"]
+    assert inputs.prices["trade_date"].max() <= date(2011, 7, 29)  # nothing after the as-of date
+    feats = feature_service.features_between(inputs, date(2011, 6, 1), date(2011, 7, 29))
+    assert feats["trade_date"].min() >= date(2011, 6, 1) and len(feats) == 42  # 22 June + 20 July sessions
+
+
+async def test_store_and_load_round_trip_keeps_nulls(session):
+    frame = pd.DataFrame({"ticker": ["AAA", "AAA"], "trade_date": [date(2012, 1, 3), date(2012, 1, 4)]})
+    for i, name in enumerate(FEATURE_COLUMNS):
+        frame[name] = [float(i), np.nan if i % 5 == 0 else i + 0.5]
+    assert await feature_service.store(session=session, features=frame) == 2
+    assert await feature_service.store(session=session, features=frame) == 2  # idempotent upsert
+    back = await feature_service.load(
+        session=session, tickers=["AAA"], start=date(2012, 1, 1), end=date(2012, 12, 31)
+    )
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+
+
+async def test_market_index_prefers_stored_spy_and_falls_back_to_the_bundled_sp500(session):
+    bundled = await feature_service.market_index(
+        session=session, start=date(2012, 1, 3), end=date(2012, 3, 1)
+    )
+    assert bundled["trade_date"].iloc[0] == date(2012, 1, 3) and len(bundled) == 41
+    spy = make_bars("SPY", n=50, start=date(2012, 1, 3))
+    await market_service.ingest(session=session, batch=PriceBatch("yahoo", spy))
+    stored = await feature_service.market_index(session=session, start=date(2012, 1, 3), end=date(2012, 3, 1))
+    np.testing.assert_allclose(stored["close"].to_numpy(), spy["adj_close"].iloc[:41].to_numpy())
+    with pytest.raises(DataSourceError, match="prices fetch SPY"):
+        await feature_service.market_index(session=session, start=date(2025, 1, 2), end=date(2025, 3, 3))
