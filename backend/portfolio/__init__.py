@@ -1,0 +1,1 @@
+"""The paper portfolio: positions, trades, equity snapshots and performance metrics."""
