@@ -49,8 +49,12 @@ def run(as_of: date, members: list[str], label: str) -> None:
     n_tickers = len(np.unique(oos.tickers))
     weeks = len(np.unique(oos.dates)) / 5
     base = float(np.mean(oos.y == 2))
-    print(f"\n== {label}: members {members}, {len(ts.y)} labelled rows, OOS {len(oos.y)} rows, {n_tickers} tickers")
-    print("class balance (all labelled rows):", {k: round(v, 3) for k, v in training.class_balance(ts.y).items()})
+    print(
+        f"\n== {label}: members {members}, {len(ts.y)} labelled rows, "
+        f"OOS {len(oos.y)} rows, {n_tickers} tickers"
+    )
+    balance = {k: round(v, 3) for k, v in training.class_balance(ts.y).items()}
+    print("class balance (all labelled rows):", balance)
     for name, probs in (("calibrated", oos.ensemble), ("raw", oos.raw)):
         q = np.quantile(probs[:, 2], [0.5, 0.9, 0.99, 1.0])
         print(f"P(BUY) {name:>10}: median {q[0]:.3f}  p90 {q[1]:.3f}  p99 {q[2]:.3f}  max {q[3]:.3f}")
