@@ -35,17 +35,25 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug l
     configure_logging("DEBUG" if verbose else get_settings().log_level)
 
 
+DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
+
+
 @app.command("demo")
 def demo() -> None:
-    """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed."""
-    console.print(f"[bold]1/4[/bold] migrating {safe_url()}")
+    """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
+    train the ensemble walk-forward and predict the last sample day."""
+    console.print(f"[bold]1/6[/bold] migrating {safe_url()}")
     migrate.upgrade()
-    console.print("[bold]2/4[/bold] seeding the ticker universe")
+    console.print("[bold]2/6[/bold] seeding the ticker universe")
     tickers_seed()
-    console.print("[bold]3/4[/bold] loading the bundled sample history")
+    console.print("[bold]3/6[/bold] loading the bundled sample history")
     prices_load_sample()
-    console.print("[bold]4/4[/bold] loading the SYNTHETIC sample Reddit feed")
+    console.print("[bold]4/6[/bold] loading the SYNTHETIC sample Reddit feed")
     reddit_load_sample()
+    console.print(f"[bold]5/6[/bold] training the ensemble on data known at {DEMO_AS_OF}")
+    train_command(tickers=None, as_of=DEMO_AS_OF)
+    console.print(f"[bold]6/6[/bold] predicting {DEMO_AS_OF}")
+    predict_command(as_of=DEMO_AS_OF, tickers=None, force=False)
 
 
 def main() -> None:  # pragma: no cover

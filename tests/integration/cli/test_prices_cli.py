@@ -122,10 +122,17 @@ def test_db_downgrade_and_upgrade(fresh_db):
 
 def test_demo_command_runs_from_a_clean_data_dir(tmp_path):
     """The README's first command, as a real process on the embedded default."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATA_DIR": str(tmp_path)}
+    small_models = {"ML__WEIGHT_LSTM": "0", "ML__XGB_N_ESTIMATORS": "20", "ML__LGBM_N_ESTIMATORS": "20"}
+    env = (
+        {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        | {"DATA_DIR": str(tmp_path)}
+        | small_models
+    )
     done = subprocess.run(
         [sys.executable, "-m", "backend", "demo"], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert "12154" in done.stdout
+    assert "promoted: first model: always promoted" in done.stdout
+    assert "predictions (2013" in done.stdout
     assert stored_rows(f"sqlite+aiosqlite:///{tmp_path}/tft_trader.db") == 12154
