@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from backend.sentiment.scoring import (
     BEARISH_THRESHOLD,
     BULLISH_THRESHOLD,
     DEFAULT_LEXICON_PATH,
+    FastVader,
     SentimentScorer,
     load_lexicon,
     plain_vader_score,
@@ -231,3 +233,21 @@ def test_beats_plain_vader_on_hand_labelled_posts(scorer: SentimentScorer) -> No
     # Measured 0.870 vs 0.565 when written; margins leave room for lexicon edits.
     assert custom_acc >= 0.82
     assert custom_acc > plain_acc + 0.1
+
+
+def test_fast_vader_scores_exactly_like_stock_vader():
+    """The emoji fast path must not change a single score (posts with and without emoji)."""
+    stock, fast = SentimentIntensityAnalyzer(), FastVader()
+    with (Path(__file__).parents[2] / "data" / "sentiment_posts.csv").open(encoding="utf-8") as f:
+        posts = [row["text"] for row in csv.DictReader(f)]
+    extra = [
+        "😂😂 this is kind of great",
+        "kind of bad 🚀",
+        "  leading 😡trailing  ",
+        "",
+        "plain text, no emoji!",
+        "I ❤️ it but the earnings were awful :(",
+        "not bad at all 👍🏽",
+    ]
+    for text in posts + extra:
+        assert fast.polarity_scores(text) == stock.polarity_scores(text), text
