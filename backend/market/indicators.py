@@ -8,21 +8,9 @@ import pandas_ta_classic as ta
 
 from backend.market.models import INDICATOR_COLUMNS
 
-# Indicators that are prices (and so must be rescaled from the adjusted series to the row's price scale).
-_PRICE_LEVEL = frozenset(
-    (
-        "macd",
-        "macd_signal",
-        "macd_hist",
-        "bb_upper",
-        "bb_middle",
-        "bb_lower",
-        "sma_50",
-        "sma_200",
-        "ema_12",
-        "ema_26",
-    )
-)
+# Indicators that are prices (and so must be rescaled from the adjusted series to the row's price scale);
+# RSI and the volume ratio are scale-free.
+_PRICE_LEVEL = frozenset(INDICATOR_COLUMNS) - {"rsi_14", "volume_ratio"}
 
 
 def compute_indicators(bars: pd.DataFrame, *, use_talib: bool | None = None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.calendar import calendar_days_back
 from backend.core.settings import get_settings
 from backend.db.base import table_of
+from backend.db.timeseries import ticker_range
 from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert, frame_records
 from backend.market.indicators import compute_indicators
 from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker
@@ -80,15 +81,8 @@ async def load_bars(
     columns: Sequence[str] = PRICE_COLUMNS,
 ) -> pd.DataFrame:
     """Stored bars (and indicators) for `tickers` (all when empty) from `start` to `end`, oldest first."""
-    table = table_of(StockPrice)
-    query = select(*(table.c[c] for c in columns))
-    if tickers:
-        query = query.where(table.c.ticker.in_(list(tickers)))
-    if start is not None:
-        query = query.where(table.c.trade_date >= start)
-    if end is not None:
-        query = query.where(table.c.trade_date <= end)
-    rows = (await session.execute(query.order_by(table.c.ticker, table.c.trade_date))).all()
+    query = ticker_range(table_of(StockPrice), columns, tickers=tickers, start=start, end=end)
+    rows = (await session.execute(query)).all()
     # Column-wise construction with known dtypes: several times faster than DataFrame(list_of_rows).
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     return pd.DataFrame(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.calendar import add_trading_days, trading_date_for, trading_days
 from backend.core.settings import get_settings
 from backend.db.base import table_of
+from backend.db.timeseries import ticker_range
 from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert, frame_records
 from backend.market import service as market_service
 from backend.market.models import Ticker
@@ -222,15 +223,8 @@ async def load_daily(
     *, session: AsyncSession, tickers: Sequence[str] = (), start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:
     """Stored daily aggregates (for features and the dashboard), oldest first."""
-    table = table_of(SentimentDaily)
-    query = select(*(table.c[c] for c in DAILY_COLUMNS))
-    if tickers:
-        query = query.where(table.c.ticker.in_(list(tickers)))
-    if start is not None:
-        query = query.where(table.c.trade_date >= start)
-    if end is not None:
-        query = query.where(table.c.trade_date <= end)
-    rows = (await session.execute(query.order_by(table.c.ticker, table.c.trade_date))).all()
+    query = ticker_range(table_of(SentimentDaily), DAILY_COLUMNS, tickers=tickers, start=start, end=end)
+    rows = (await session.execute(query)).all()
     return pd.DataFrame(rows, columns=list(DAILY_COLUMNS))
 
 
