@@ -114,8 +114,9 @@ async def predict(
     ml_service.check_fresh(model, as_of, force=force)
     ensemble = await ml_service.load_ensemble(session=session, model=model)
     symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
-    # The LSTM reads each ticker's previous sessions; give it twice its window of history.
-    history_start = add_trading_days(as_of, -2 * get_settings().features.sequence_length)
+    # The LSTM reads each ticker's last `sequence_length` rows; a few spare sessions cover gaps. More rows
+    # would only cost inference time (the LSTM predicts every row it is given).
+    history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
     inputs = await feature_service.load_inputs(
         session=session, tickers=symbols, start=history_start, end=as_of
     )

@@ -11,7 +11,7 @@ Measured side by side in one run, medians of --repeat runs:
   * plain LightGBM    - `lightgbm.LGBMClassifier().fit` on the same matrix (the reference)
   * LSTM              - our member's `fit`; it subsamples to `ml.lstm_max_train_samples` rows (60,000)
   * inference         - the fitted ensemble's calibrated probabilities for every ticker's newest day,
-                        given each ticker's last 60 rows (the LSTM reads the previous 30)
+                        given each ticker's last 30 rows (the LSTM's window)
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def one_run(
         lambda: lightgbm.LGBMClassifier(verbose=-1).fit(X.to_numpy(), y)
     )
     ensemble = Ensemble(members)
-    recent = X.groupby(level="ticker", group_keys=False).tail(60)
+    # The newest day needs only each ticker's last `sequence_length` rows (the LSTM's window).
+    recent = X.groupby(level="ticker", group_keys=False).tail(get_settings().features.sequence_length)
     dates = recent.index.get_level_values("trade_date")
     newest = np.flatnonzero(dates == dates.max())
     seconds[f"inference ({len(newest)} tickers)"], _ = timed(lambda: ensemble.predict_proba(recent)[newest])
