@@ -66,8 +66,11 @@ def reddit_load_sample(
 ) -> None:
     """Store the SYNTHETIC sample feed about the bundled tickers (offline demo; marked synthetic)."""
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
-    assert first and last
+    if first is None or last is None or last < first:
+        raise typer.BadParameter(f"--end {end} is before --start {start}")
     days = trading_days(first, last)
+    if not days:
+        raise typer.BadParameter(f"no NYSE session between {first} and {last}")
     items = sample_feed.generate(SampleProvider.SYMBOLS, days)
 
     async def flow() -> tuple[int, int]:
