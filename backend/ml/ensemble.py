@@ -106,44 +106,56 @@ class Ensemble:
             members[name] = MEMBERS[name]().fit(X, y, sample_weight, feature_set_version=feature_set_version)
         return cls(members, weights=weights)
 
-    def calibrate(self, X: pd.DataFrame, y: np.ndarray, *, method: Method | None = None) -> Ensemble:
-        """Fit the calibrator on held-out rows (never the rows the members were fitted on)."""
-        raw = self.raw_proba(X)
+    def calibrate(
+        self, X: pd.DataFrame, y: np.ndarray, *, rows: np.ndarray | None = None, method: Method | None = None
+    ) -> Ensemble:
+        """Fit the calibrator on held-out rows (never rows the members were fitted on).
+
+        `y` holds the labels of `rows` (or of every row of X); other rows of X serve as history only.
+        """
+        raw = self.raw_proba(X, rows=rows)
         self.calibrator = Calibrator(method or get_settings().ml.calibration).fit(raw, y)
         return self
 
     # -- prediction -----------------------------------------------------------------------------------
+    # Every method predicts all rows of X, or only positions `rows`, the rest of X then being history that
+    # the sequence member reads its windows from (e.g. 30 sessions per ticker to score the last one).
 
     def member_probabilities(
-        self, X: pd.DataFrame, *, feature_set_version: str | None = None
+        self, X: pd.DataFrame, *, rows: np.ndarray | None = None, feature_set_version: str | None = None
     ) -> dict[str, np.ndarray]:
         """Each member's (n, 3) probabilities."""
         return {
-            name: member.predict_proba(X, feature_set_version=feature_set_version)
+            name: member.predict_proba(X, rows=rows, feature_set_version=feature_set_version)
             for name, member in self.members.items()
         }
 
-    def raw_proba(self, X: pd.DataFrame, *, feature_set_version: str | None = None) -> np.ndarray:
+    def raw_proba(
+        self, X: pd.DataFrame, *, rows: np.ndarray | None = None, feature_set_version: str | None = None
+    ) -> np.ndarray:
         """Weighted average of member probabilities, before calibration."""
-        per_member = self.member_probabilities(X, feature_set_version=feature_set_version)
-        return self._combine(per_member)
+        return self._combine(self.member_probabilities(X, rows=rows, feature_set_version=feature_set_version))
 
-    def predict_proba(self, X: pd.DataFrame, *, feature_set_version: str | None = None) -> np.ndarray:
+    def predict_proba(
+        self, X: pd.DataFrame, *, rows: np.ndarray | None = None, feature_set_version: str | None = None
+    ) -> np.ndarray:
         """Calibrated (n, 3) probabilities of SELL, HOLD, BUY."""
-        return self.calibrator.transform(self.raw_proba(X, feature_set_version=feature_set_version))
+        return self.calibrator.transform(
+            self.raw_proba(X, rows=rows, feature_set_version=feature_set_version)
+        )
 
     def predict(
-        self, X: pd.DataFrame, *, feature_set_version: str | None = None
+        self, X: pd.DataFrame, *, rows: np.ndarray | None = None, feature_set_version: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(signal, confidence): argmax class (0 SELL, 1 HOLD, 2 BUY) and its calibrated probability."""
-        probs = self.predict_proba(X, feature_set_version=feature_set_version)
+        probs = self.predict_proba(X, rows=rows, feature_set_version=feature_set_version)
         return predicted_classes(probs), probs.max(axis=1)
 
     def predict_all(
-        self, X: pd.DataFrame, *, feature_set_version: str | None = None
+        self, X: pd.DataFrame, *, rows: np.ndarray | None = None, feature_set_version: str | None = None
     ) -> dict[str, np.ndarray]:
-        """Members' and the ensemble's probabilities from one pass over the members (for storing)."""
-        per_member = self.member_probabilities(X, feature_set_version=feature_set_version)
+        """Each member's, the raw and the calibrated ensemble probabilities from one pass (for storing)."""
+        per_member = self.member_probabilities(X, rows=rows, feature_set_version=feature_set_version)
         raw = self._combine(per_member)
         return {**per_member, "raw": raw, "ensemble": self.calibrator.transform(raw)}
 
@@ -152,32 +164,35 @@ class Ensemble:
         X: pd.DataFrame,
         k: int = 5,
         *,
+        rows: np.ndarray | None = None,
         classes: np.ndarray | None = None,
         feature_set_version: str | None = None,
     ) -> list[list[tuple[str, float]]]:
         """Per row, the `k` features with the largest |contribution| to the ensemble's predicted class.
 
         Contributions (log-odds, from the members' native SHAP) are averaged over the members that provide
-        them; an empty list per row when no member does (e.g. an LSTM-only ensemble).
+        them; an empty list per row when no member does (e.g. an LSTM-only ensemble). `classes` overrides
+        the class explained (default: the ensemble's call).
         """
         if k < 1:
             raise ValueError("k must be >= 1")
-        chosen = (
-            classes if classes is not None else self.predict(X, feature_set_version=feature_set_version)[0]
-        )
+        if classes is None:
+            classes = self.predict(X, rows=rows, feature_set_version=feature_set_version)[0]
         frames = [
-            frame
+            frame.to_numpy()
             for member in self.members.values()
-            if (frame := member.contributions(X, chosen, feature_set_version=feature_set_version)) is not None
+            if (frame := member.contributions(X, classes, rows=rows, feature_set_version=feature_set_version))
+            is not None
         ]
+        n = len(X) if rows is None else len(rows)
         if not frames:
-            return [[] for _ in range(len(X))]
-        mean = np.mean([frame.to_numpy() for frame in frames], axis=0)
-        columns = np.asarray(self.feature_columns)
+            return [[] for _ in range(n)]
+        mean = np.mean(frames, axis=0)
+        columns = self.feature_columns
         k = min(k, len(columns))
-        # argsort on -|c| with a stable sort: ties keep column order, so explanations are reproducible.
+        # A stable sort on -|c|: ties keep column order, so explanations are reproducible.
         top = np.argsort(-np.abs(mean), axis=1, kind="stable")[:, :k]
-        return [[(str(columns[j]), float(mean[row, j])) for j in top[row]] for row in range(len(mean))]
+        return [[(columns[j], float(mean[row, j])) for j in top[row]] for row in range(n)]
 
     # -- persistence ----------------------------------------------------------------------------------
 

@@ -22,6 +22,9 @@ def classification_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]
     if len(p) == 0:
         raise ValueError("metrics need at least one row")
     predicted = p.argmax(axis=1)
+    sums = p.sum(axis=1, keepdims=True)
+    if not np.allclose(sums, 1.0, atol=1e-6):
+        raise ValueError("probability rows must sum to 1")
     return {
         "n": float(len(p)),
         "accuracy": float(accuracy_score(labels, predicted)),
@@ -29,7 +32,7 @@ def classification_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]
         "buy_precision": float(
             precision_score(labels, predicted, labels=[BUY], average="macro", zero_division=0)
         ),
-        "log_loss": float(log_loss(labels, p, labels=LABELS)),
+        "log_loss": float(log_loss(labels, p / sums, labels=LABELS)),
         "brier": brier_score(p, labels),
         "ece": expected_calibration_error(p, labels),
         "buy_share": float(np.mean(predicted == BUY)),

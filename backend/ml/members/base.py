@@ -110,6 +110,8 @@ class Member(ABC):
     """
 
     name: ClassVar[str]
+    # True for members whose prediction for a row reads earlier rows (sequences); `rows` then keeps X whole.
+    uses_history: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.feature_columns: list[str] = []
@@ -140,33 +142,50 @@ class Member(ABC):
         self._fit(X, labels, weights)
         return self
 
-    def predict_proba(self, X: pd.DataFrame, *, feature_set_version: str | None = None) -> np.ndarray:
-        """Class probabilities, shape (len(X), 3), columns SELL, HOLD, BUY."""
+    def predict_proba(
+        self,
+        X: pd.DataFrame,
+        *,
+        rows: np.ndarray | None = None,
+        feature_set_version: str | None = None,
+    ) -> np.ndarray:
+        """Class probabilities (columns SELL, HOLD, BUY) for every row of `X`, or for positions `rows` only.
+
+        With `rows`, the other rows of `X` are history: a sequence member reads its windows from them.
+        """
         frame = self.aligned(X, feature_set_version)
-        probs = np.asarray(self._predict_proba(frame), dtype=np.float64)
-        return probs
+        positions = check_rows(rows, len(frame))
+        if positions is not None and not self.uses_history:
+            frame, positions = frame.iloc[positions], None
+        probs = np.asarray(self._predict_proba(frame, positions), dtype=np.float64)
+        # Libraries compute in float32; renormalise in float64 so rows sum to 1 to double precision.
+        return probs / probs.sum(axis=1, keepdims=True)
 
     def contributions(
         self,
         X: pd.DataFrame,
         classes: np.ndarray | None = None,
         *,
+        rows: np.ndarray | None = None,
         feature_set_version: str | None = None,
     ) -> pd.DataFrame | None:
         """Per-row, per-feature contributions (log-odds) to `classes` (default: this member's argmax).
 
-        None when the member has no notion of per-feature contributions.
+        For all rows of `X` or positions `rows`; None when the member has no per-feature contributions.
         """
         frame = self.aligned(X, feature_set_version)
+        positions = check_rows(rows, len(frame))
+        if positions is not None:
+            frame = frame.iloc[positions]
         per_class = self._per_class_contributions(frame)
         if per_class is None:
             return None
         if classes is None:
-            chosen = predicted_classes(self._predict_proba(frame))
+            chosen = predicted_classes(self._predict_proba(frame, None))
         else:
             chosen = check_classes(classes, len(frame))
-        rows = np.arange(len(frame))
-        return pd.DataFrame(per_class[rows, chosen, :], index=frame.index, columns=self.feature_columns)
+        picked = per_class[np.arange(len(frame)), chosen, :]
+        return pd.DataFrame(picked, index=frame.index, columns=self.feature_columns)
 
     def save(self) -> bytes:
         """Serialise the fitted member (metadata + native model) to bytes."""
@@ -206,7 +225,8 @@ class Member(ABC):
     def _fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray) -> None: ...
 
     @abstractmethod
-    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def _predict_proba(self, X: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
+        """Probabilities for `rows` of X (all rows when None; always None unless `uses_history`)."""
 
     @abstractmethod
     def _save_blobs(self) -> tuple[dict[str, Any], dict[str, bytes]]: ...
@@ -244,6 +264,18 @@ class Member(ABC):
 def predicted_classes(probs: np.ndarray) -> np.ndarray:
     """Argmax class per row."""
     return np.asarray(np.argmax(probs, axis=1), dtype=np.int64)
+
+
+def check_rows(rows: np.ndarray | None, n_rows: int) -> np.ndarray | None:
+    """Row positions to predict: None (all rows) or distinct integers within [0, n_rows)."""
+    if rows is None:
+        return None
+    positions = np.asarray(rows)
+    if positions.ndim != 1 or not np.issubdtype(positions.dtype, np.integer):
+        raise ValueError("rows must be a 1-D array of integer row positions")
+    if len(positions) and (positions.min() < 0 or positions.max() >= n_rows):
+        raise ValueError(f"rows must lie within [0, {n_rows})")
+    return positions.astype(np.int64)
 
 
 def check_classes(classes: np.ndarray, n_rows: int) -> np.ndarray:

@@ -38,7 +38,7 @@ class LightGBMMember(Member):
         dataset = lgb.Dataset(self._matrix(X), label=y, weight=sample_weight, free_raw_data=True)
         self.booster = lgb.train(params, dataset, num_boost_round=ml.lgbm_n_estimators)
 
-    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def _predict_proba(self, X: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
         probs = self._booster().predict(self._matrix(X), num_threads=n_threads(len(X)))
         return np.asarray(probs, dtype=np.float64).reshape(len(X), N_CLASSES)
 

@@ -75,6 +75,7 @@ class LSTMMember(Member):
     """Sequences of standardised features; train-set mean/std travel with the artifact."""
 
     name = "lstm"
+    uses_history = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -127,13 +128,15 @@ class LSTMMember(Member):
         network.eval()
         self.network = network
 
-    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def _predict_proba(self, X: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
         network = self._network()
         padded = self._standardised(X)
         windows = sequence_positions(X.index, self.sequence_length)
-        out = np.empty((len(X), N_CLASSES), dtype=np.float64)
+        if rows is not None:
+            windows = windows[rows]
+        out = np.empty((len(windows), N_CLASSES), dtype=np.float64)
         with torch.no_grad():
-            for start in range(0, len(X), PREDICT_BATCH):
+            for start in range(0, len(windows), PREDICT_BATCH):
                 inputs = torch.from_numpy(padded[windows[start : start + PREDICT_BATCH]]).to(self.device)
                 probs = torch.softmax(network(inputs), dim=1)
                 out[start : start + PREDICT_BATCH] = probs.double().cpu().numpy()

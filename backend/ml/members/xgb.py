@@ -37,7 +37,7 @@ class XGBoostMember(Member):
         dtrain = xgb.DMatrix(self._matrix(X), label=y, weight=sample_weight, feature_names=self._names())
         self.booster = xgb.train(params, dtrain, num_boost_round=ml.xgb_n_estimators)
 
-    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def _predict_proba(self, X: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
         booster = self._booster(len(X))
         probs = booster.predict(xgb.DMatrix(self._matrix(X), feature_names=self._names()))
         return np.asarray(probs, dtype=np.float64).reshape(len(X), N_CLASSES)
@@ -50,17 +50,18 @@ class XGBoostMember(Member):
         return np.asarray(contribs, dtype=np.float64).reshape(len(X), N_CLASSES, -1)[:, :, :-1]
 
     def _save_blobs(self) -> tuple[dict[str, Any], dict[str, bytes]]:
-        return {}, {"model.ubj": bytes(self._booster(0).save_raw("ubj"))}
+        return {}, {"model.ubj": bytes(self._booster().save_raw("ubj"))}
 
     def _restore(self, meta: dict[str, Any], blobs: dict[str, bytes]) -> None:
         booster = xgb.Booster()
         booster.load_model(bytearray(blobs["model.ubj"]))
         self.booster = booster
 
-    def _booster(self, n_rows: int) -> xgb.Booster:
+    def _booster(self, n_rows: int | None = None) -> xgb.Booster:
         if self.booster is None:
             raise ValueError("xgboost member is not fitted")
-        self.booster.set_param({"nthread": n_threads(n_rows)})
+        if n_rows is not None:
+            self.booster.set_param({"nthread": n_threads(n_rows)})
         return self.booster
 
     def _names(self) -> list[str]:
