@@ -114,10 +114,12 @@ def walk_forward(
             member_names=member_names,
             feature_set_version=FEATURE_SET_VERSION,
         )
-        ensemble.calibrate(ts.X.iloc[cal_rows], ts.y[cal_rows])
+        # The full frame goes in with `rows=`: the LSTM reads each row's earlier sessions as history (features
+        # only, no labels), instead of zero padding at the start of every window.
+        ensemble.calibrate(ts.X, ts.y[cal_rows], rows=cal_rows)
         val = split.validation
         X_val = ts.X.iloc[val]
-        out = ensemble.predict_all(X_val)
+        out = ensemble.predict_all(ts.X, rows=val)
         cal_dates = ts.dates[cal_rows]
         windows.append((cal_dates.min(), cal_dates.max()))
         _, majority = baselines.majority_class(ts.y[fit_rows], len(val))
@@ -206,7 +208,7 @@ def fit_final(ts: TrainingSet, *, member_names: list[str] | None = None) -> Ense
         member_names=member_names,
         feature_set_version=FEATURE_SET_VERSION,
     )
-    return ensemble.calibrate(ts.X.iloc[cal_rows], ts.y[cal_rows])
+    return ensemble.calibrate(ts.X, ts.y[cal_rows], rows=cal_rows)
 
 
 def class_balance(y: np.ndarray) -> dict[str, float]:

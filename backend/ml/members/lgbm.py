@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from backend.core.settings import get_settings
-from backend.ml.members.base import N_CLASSES, Member, n_threads
+from backend.ml.members.base import N_CLASSES, N_THREADS, Member, n_threads
 
 
 class LightGBMMember(Member):
@@ -43,7 +43,8 @@ class LightGBMMember(Member):
         return np.asarray(probs, dtype=np.float64).reshape(len(X), N_CLASSES)
 
     def _per_class_contributions(self, X: pd.DataFrame) -> np.ndarray:
-        raw = self._booster().predict(self._matrix(X), pred_contrib=True, num_threads=n_threads(len(X)))
+        # TreeSHAP costs milliseconds per row: worth both threads even for a few hundred rows.
+        raw = self._booster().predict(self._matrix(X), pred_contrib=True, num_threads=N_THREADS)
         # LightGBM lays classes side by side: [class 0: features..., bias | class 1: ... | class 2: ...].
         per_class = np.asarray(raw, dtype=np.float64).reshape(len(X), N_CLASSES, -1)
         return per_class[:, :, :-1]

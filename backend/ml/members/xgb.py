@@ -9,7 +9,7 @@ import pandas as pd
 import xgboost as xgb
 
 from backend.core.settings import get_settings
-from backend.ml.members.base import N_CLASSES, Member, n_threads
+from backend.ml.members.base import N_CLASSES, N_THREADS, Member, n_threads
 
 
 class XGBoostMember(Member):
@@ -43,7 +43,9 @@ class XGBoostMember(Member):
         return np.asarray(probs, dtype=np.float64).reshape(len(X), N_CLASSES)
 
     def _per_class_contributions(self, X: pd.DataFrame) -> np.ndarray:
-        booster = self._booster(len(X))
+        booster = self._booster()
+        # TreeSHAP costs milliseconds per row: worth both threads even for a few hundred rows.
+        booster.set_param({"nthread": N_THREADS})
         dmatrix = xgb.DMatrix(self._matrix(X), feature_names=self._names())
         # (n, classes, features + bias); the last column is the bias term.
         contribs = booster.predict(dmatrix, pred_contribs=True)
