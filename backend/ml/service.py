@@ -178,11 +178,11 @@ async def load_predictions(
 
 def prediction_frame(ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: int = 5) -> pd.DataFrame:
     """Predictions for X.iloc[rows] (X may carry earlier rows as the LSTM's history), with the why."""
-    everything = ensemble.predict_all(X)
-    probs = everything["ensemble"][rows]
+    everything = ensemble.predict_all(X, rows=rows)  # only `rows` are scored; the rest is history
+    probs = everything["ensemble"]
     signal = probs.argmax(axis=1)
     chosen = X.iloc[rows]
-    top = ensemble.top_contributions(chosen, k, classes=signal)
+    top = ensemble.top_contributions(X, k, rows=rows, classes=signal)
     index = chosen.index
     return pd.DataFrame(
         {
@@ -194,8 +194,8 @@ def prediction_frame(ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: i
             "signal": [CLASS_NAMES[c] for c in signal],
             "confidence": probs.max(axis=1),
             "member_probabilities": [
-                {name: [round(float(v), 6) for v in everything[name][r]] for name in ensemble.members}
-                for r in rows
+                {name: [round(float(v), 6) for v in everything[name][i]] for name in ensemble.members}
+                for i in range(len(rows))
             ],
             "contributions": [
                 [

@@ -52,7 +52,7 @@ def _predict(ensemble: Ensemble, features: pd.DataFrame, day: date) -> pd.DataFr
     rows = X.index.get_level_values("trade_date") == day
     if not rows.any():
         return pd.DataFrame()
-    probs = ensemble.predict_proba(X)[rows]
+    probs = ensemble.predict_proba(X, rows=np.flatnonzero(rows))
     return pd.DataFrame(
         probs, index=X.index[rows].get_level_values("ticker"), columns=["SELL", "HOLD", "BUY"]
     )
