@@ -73,6 +73,11 @@ def session_close(day: date) -> datetime:
     return nyse().session_close(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
 
 
+def session_open(day: date) -> datetime:
+    """The open of the session on `day` in UTC (09:30 ET)."""
+    return nyse().session_open(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
+
+
 def trading_date_for(moment: datetime) -> date:
     """The trading date whose close first follows `moment`.
 

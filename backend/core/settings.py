@@ -112,6 +112,19 @@ class RiskSettings(BaseModel):
     starting_capital: float = 100_000.0
     commission_per_trade: float = 1.0
     slippage_bps: float = 5.0
+    # Exit a held position at the next open when that day's Reddit mood is at least this bearish (the
+    # scorer's bearish threshold) on enough mentions that one post cannot flip it.
+    sentiment_exit_score: float = -0.20
+    sentiment_exit_min_mentions: int = 3
+    trailing_stop_pct: float | None = Field(default=None, gt=0.0, lt=1.0)  # e.g. 0.05; None = off
+
+
+class BacktestSettings(BaseModel):
+    """Historical replays."""
+
+    # The LSTM is optional in replays: it would dominate the run time of a weekly retrain.
+    members: list[str] = ["xgboost", "lightgbm"]
+    retrain_every_days: int = Field(default=5, ge=1)  # trading days between retrains (weekly)
 
 
 class MLSettings(BaseModel):
@@ -161,6 +174,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = FeatureSettings()
     risk: RiskSettings = RiskSettings()
     ml: MLSettings = MLSettings()
+    backtest: BacktestSettings = BacktestSettings()
 
     @field_validator("database_url")
     @classmethod

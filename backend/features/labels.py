@@ -7,7 +7,8 @@ A signal at the close of day t is entered at the NEXT session's open (t+1). Stop
 - BUY (2): the high reaches the target before the low reaches the stop (an open above the target fills
   at that open);
 - SELL (0): the stop is reached first; an open below the stop (a gap) fills at that open, and a day whose
-  range touches both barriers counts as the stop, since the intraday order is unknown (conservative);
+  range touches both barriers counts as the stop, since the intraday order is unknown (conservative),
+  unless it opened at or above the target (then the target filled first, at the open);
 - HOLD (1): neither by the close of t+H, the exit is that close.
 
 A label needs all H following sessions of the ticker (consecutive on the NYSE calendar, with finite
@@ -78,7 +79,12 @@ def triple_barrier_labels(prices: pd.DataFrame, risk: RiskSettings) -> pd.DataFr
         target_hit = high >= target_price[:, None]
     first_stop = np.where(stop_hit.any(axis=1), stop_hit.argmax(axis=1), horizon)
     first_target = np.where(target_hit.any(axis=1), target_hit.argmax(axis=1), horizon)
-    sell = (first_stop < horizon) & (first_stop <= first_target)  # same day: the stop wins
+    # Same day: the stop wins, unless the day opened at or above the target (the open is the first print,
+    # so the target filled before any later low) - the rule `signals.exits.check_exit` trades by.
+    gap_over_target = open_[rows, np.minimum(first_target, horizon - 1)] >= target_price
+    sell = (first_stop < horizon) & (
+        (first_stop < first_target) | ((first_stop == first_target) & ~gap_over_target)
+    )
     buy = (first_target < horizon) & ~sell
 
     label = np.where(sell, SELL, np.where(buy, BUY, HOLD)).astype("float64")

@@ -49,6 +49,7 @@ class Holding:
     sector: str | None = None
     last_price: float | None = None
     highest_close: float | None = None
+    signal_date: date | None = None  # the session whose after-close signal opened it
 
     @property
     def price(self) -> float:
@@ -97,6 +98,7 @@ class TradeRecord:
     cost_basis: float
     proceeds: float
     trade: ClosedTrade
+    signal_date: date | None = None
 
 
 def _valid_price(value: float | None) -> bool:
@@ -127,6 +129,29 @@ class Ledger:
         self._snapshots: list[EquitySnapshot] = []
         self._last_date: date | None = None
 
+    @classmethod
+    def restore(
+        cls,
+        settings: RiskSettings,
+        *,
+        starting_cash: float,
+        cash: float,
+        holdings: Sequence[Holding],
+        trades: Sequence[TradeRecord],
+        snapshots: Sequence[EquitySnapshot],
+        last_date: date | None,
+    ) -> Ledger:
+        """A ledger rebuilt from stored books (the live portfolio between runs)."""
+        ledger = cls(settings, starting_cash=starting_cash)
+        if not (math.isfinite(cash) and cash >= 0):
+            raise ValidationFailed(f"stored cash must be a non-negative number, got {cash}")
+        ledger.cash = float(cash)
+        ledger._holdings = {h.ticker: h for h in holdings}
+        ledger._trades = list(trades)
+        ledger._snapshots = sorted(snapshots, key=lambda s: s.trade_date)
+        ledger._last_date = last_date
+        return ledger
+
     # --- costs -----------------------------------------------------------------------------------------
 
     @property
@@ -152,6 +177,7 @@ class Ledger:
         stop_price: float,
         target_price: float,
         sector: str | None = None,
+        signal_date: date | None = None,
     ) -> Holding:
         """Buy `shares` at `price` (plus slippage and a commission) and hold them until `close`."""
         if not ticker:
@@ -185,6 +211,7 @@ class Ledger:
             target_price=float(target_price),
             cost_basis=cost,
             sector=sector,
+            signal_date=signal_date,
         )
         self.cash -= cost
         self._holdings[ticker] = holding
@@ -238,6 +265,7 @@ class Ledger:
                 cost_basis=holding.cost_basis,
                 proceeds=proceeds,
                 trade=trade,
+                signal_date=holding.signal_date,
             )
         )
         return trade
@@ -333,11 +361,13 @@ class Ledger:
         as_of: date,
         kill_switch: bool = False,
         recent_stops: Sequence[StopEvent] | None = None,
+        peak_equity: float | None = None,
     ) -> PortfolioState:
         """The portfolio as the risk manager sees it at `as_of` (holdings at their last valid prices).
 
         `recent_stops` defaults to the ledger's own stop-loss exits up to `as_of`; the cooldown and pause
-        rules pick their windows from it. `peak_equity` includes today's equity, so it is never below it.
+        rules pick their windows from it. `peak_equity` defaults to the ledger's high-water mark (a caller
+        that honours a user's kill-switch reset passes its rebased peak); it is never below today's equity.
         """
         if self._last_date is not None and as_of < self._last_date:
             raise ValidationFailed(
@@ -367,7 +397,7 @@ class Ledger:
         return PortfolioState(
             equity=equity,
             cash=self.cash,
-            peak_equity=max(self.peak_equity, equity),
+            peak_equity=max(self.peak_equity if peak_equity is None else peak_equity, equity),
             positions=positions,
             recent_stops=tuple(recent_stops),
             kill_switch=kill_switch,

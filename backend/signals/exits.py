@@ -8,13 +8,13 @@ They follow the training labels (`backend.features.labels`) so the model is judg
 - a bar whose range touches both levels counts as the stop, at the stop price: the intraday order is
   unknown, so the conservative outcome is assumed;
 - otherwise the stop or the target fills at its own price;
-- with no barrier hit, a SELL signal or bearish sentiment exits at the close ("signal_flip"), and a
-  position in its `max_hold_days`-th session exits at the close ("time_decay").
+- an exit order from the previous session's close (a SELL prediction on the held ticker, or bearish
+  Reddit sentiment) sells at this bar's open ("signal_flip"), unless the open already gapped through a
+  level, which then reports that level's reason;
+- with no barrier hit, a position in its `max_hold_days`-th session exits at the close ("time_decay").
 
-One difference from the labels, on purpose: a bar that opens at or above the target and later trades
-down to the stop is a target exit here (the open is the first print, so the order of events is known),
-whereas the labels count any bar touching both levels as the stop. It needs a single-day range wider than
-stop + target (at least 6%) with a gap over the target, so it is rare; the labels err on the side of caution.
+A bar that opens at or above the target and later trades down to the stop is a target exit: the open is
+the first print, so the order of events is known. The labels (`features.labels`) follow the same rule.
 
 `sessions_held` counts NYSE sessions from the entry day (1) to the bar's day, both included
 (`sessions_between`). With `max_hold_days = 7` the time exit fires at the close of the 7th session, e.g.
@@ -143,8 +143,8 @@ def check_exit(
         position: the held position; its levels are absolute prices.
         bar: the session being replayed; its date must not precede the entry.
         sessions_held: sessions since entry counting the entry day as 1 (`sessions_between`).
-        sell_signal, bearish_sentiment: known before this bar's close (e.g. the previous session's
-            after-close signal); either one exits at this bar's close when no barrier was hit.
+        sell_signal, bearish_sentiment: decided at the previous session's close (the after-close signal
+            run), so either one sells at this bar's open.
         risk: supplies `max_hold_days`.
         trailing_stop_pct: e.g. 0.05 trails the stop 5% under the highest close; None disables it.
     """
@@ -172,13 +172,13 @@ def check_exit(
         return Exit(stop_reason, bar.open, day)
     if bar.open >= target:
         return Exit("target", bar.open, day)
+    if sell_signal or bearish_sentiment:
+        return Exit("signal_flip", bar.open, day)
     # Touching the stop wins whether or not the target was also touched: same-bar order is unknown.
     if bar.low <= stop:
         return Exit(stop_reason, stop, day)
     if bar.high >= target:
         return Exit("target", target, day)
-    if sell_signal or bearish_sentiment:
-        return Exit("signal_flip", bar.close, day)
     if sessions_held >= risk.max_hold_days:
         return Exit("time_decay", bar.close, day)
     return None

@@ -39,6 +39,8 @@ CASES = {
     "gap through the stop fills at the open": ({4: (94, 95, 93, 94.5)}, SELL, -0.06, 4),
     "stop on the entry day": ({1: (100, 100.5, 95.9, 97)}, SELL, -0.04, 1),
     "gap over the target fills at the open": ({3: (110, 112, 109, 111)}, BUY, 0.10, 3),
+    # The open is the first print: the target filled there, before the later low touched the stop.
+    "gap over the target then a stop touch": ({3: (110, 112, 95, 96)}, BUY, 0.10, 3),
 }
 
 

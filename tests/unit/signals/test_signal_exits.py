@@ -76,14 +76,17 @@ def test_a_bar_with_a_missing_price_never_exits(b: Bar) -> None:
     assert check(b, held=9, sell_signal=True, bearish_sentiment=True) is None
 
 
-def test_signal_flip_exits_at_the_close_after_the_barriers() -> None:
+def test_signal_flip_sells_at_the_open_unless_the_open_gapped_through_a_level() -> None:
     quiet = bar(100, 103, 99, 101.5)
-    assert check(quiet, sell_signal=True) == Exit("signal_flip", 101.5, DAY)
-    assert check(quiet, bearish_sentiment=True) == Exit("signal_flip", 101.5, DAY)
-    # A barrier hit on the same bar comes first: the resting stop filled before the close.
-    assert check(bar(100, 103, 95, 101.5), sell_signal=True) == Exit("stop_loss", 96.0, DAY)
-    # And a flip beats time decay on the same bar (both at the close).
-    assert check(quiet, held=7, sell_signal=True) == Exit("signal_flip", 101.5, DAY)
+    # The order was placed after the previous close, so it fills at this bar's open.
+    assert check(quiet, sell_signal=True) == Exit("signal_flip", 100.0, DAY)
+    assert check(quiet, bearish_sentiment=True) == Exit("signal_flip", 100.0, DAY)
+    # The open is the first print: an open through the stop is the stop, at the open.
+    assert check(bar(95, 103, 94, 101.5), sell_signal=True) == Exit("stop_loss", 95.0, DAY)
+    # A later intraday stop touch does not matter: the position was already sold at the open.
+    assert check(bar(100, 103, 95, 101.5), sell_signal=True) == Exit("signal_flip", 100.0, DAY)
+    # And a flip beats time decay on the same bar (the open comes before the close).
+    assert check(quiet, held=7, sell_signal=True) == Exit("signal_flip", 100.0, DAY)
 
 
 def test_sessions_between_skips_july_4_and_thanksgiving() -> None:

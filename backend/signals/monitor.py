@@ -1,0 +1,133 @@
+"""The position monitor: one session of a paper book, in the order the market runs it.
+
+1. At the open, pending entries fill: approved after the previous close, bought at this open (plus
+   slippage and commission). Stop and target are re-anchored on the open with the percentages the risk
+   manager chose, so the trade has exactly the risk it was sized for; the share count is cut to what the
+   cash buys if the open gapped up, and an entry without an open price (a halt, a data gap) expires.
+2. Through the session, every holding (the fresh ones too) is checked by `exits.check_exit` on the day's
+   bar; exit orders from the previous close sell at the open.
+3. At the close, holdings are marked (a missing price keeps the last mark), the equity snapshot is taken,
+   the high-water mark moves and the drawdown kill switch latches if the limit is passed.
+
+The live paper portfolio and the backtest both call `run_session`, one session at a time, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from backend.core.calendar import session_close, session_open
+from backend.core.errors import ValidationFailed
+from backend.portfolio.book import PaperBook
+from backend.portfolio.ledger import EquitySnapshot, TradeRecord
+from backend.risk.sizing import affordable_shares
+from backend.signals.exits import check_exit, sessions_between
+from backend.signals.market import MarketDay
+from backend.signals.schemas import SignalRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionReport:
+    trade_date: date
+    filled: list[SignalRecord] = field(default_factory=list)
+    expired: list[SignalRecord] = field(default_factory=list)
+    closed: list[TradeRecord] = field(default_factory=list)
+    snapshot: EquitySnapshot | None = None
+    halted: bool = False  # the kill switch latched at this close
+
+
+def run_session(book: PaperBook, market: MarketDay) -> SessionReport:
+    """Fill, exit and mark one session; sessions must come in order, each exactly once."""
+    day = market.trade_date
+    if book.last_session is not None and day <= book.last_session:
+        raise ValidationFailed(
+            f"session {day.isoformat()} is not after {book.last_session.isoformat()}, "
+            "the latest session this portfolio has processed"
+        )
+    report = SessionReport(day)
+    was_halted = book.kill_switch
+    _fill_pending(book, market, report)
+    _check_exits(book, market, report)
+    closes = {t: market.value(t, "close") for t in book.ledger.open_positions}
+    report.snapshot = book.ledger.mark({t: c for t, c in closes.items() if c is not None}, day)
+    book.update_peak_and_halt()
+    report.halted = book.kill_switch and not was_halted
+    if report.halted:
+        log.warning("kill switch latched on %s: %s", day, book.kill_switch_reason)
+    book.last_session = day
+    return report
+
+
+def _fill_pending(book: PaperBook, market: MarketDay, report: SessionReport) -> None:
+    settings = book.settings
+    day = market.trade_date
+    for ticker, record in sorted(book.pending.items()):
+        del book.pending[ticker]
+        book.touch(record)
+        bar = market.bar(ticker)
+        if bar is None or not bar.complete:
+            _expire(record, "no_open_price", f"no valid price for {ticker} on {day.isoformat()}")
+            report.expired.append(record)
+            continue
+        shares = min(record.shares, affordable_shares(book.ledger.cash, bar.open, settings))
+        if shares <= 0:
+            cash = book.ledger.cash
+            _expire(record, "insufficient_cash", f"cash {cash:,.2f} buys no share at {bar.open:,.2f}")
+            report.expired.append(record)
+            continue
+        assert record.stop_pct is not None and record.target_pct is not None
+        stop, target = bar.open * (1.0 - record.stop_pct), bar.open * (1.0 + record.target_pct)
+        holding = book.ledger.open(
+            ticker, shares, bar.open, day, stop, target, sector=record.sector, signal_date=record.trade_date
+        )
+        if shares < record.shares:
+            record.messages.append(f"filled {shares} of {record.shares} shares: cash ran short at the open")
+        record.status = "active"
+        record.shares = shares
+        record.fill_price = holding.fill_price
+        record.filled_at = session_open(day)
+        record.stop_price, record.target_price = stop, target
+        book.active[ticker] = record
+        report.filled.append(record)
+
+
+def _check_exits(book: PaperBook, market: MarketDay, report: SessionReport) -> None:
+    settings = book.settings
+    day = market.trade_date
+    for ticker, holding in sorted(book.ledger.open_positions.items()):
+        bar = market.bar(ticker)
+        if bar is None:
+            continue  # halted or missing: carried at its last mark, orders wait for a price
+        decision = check_exit(
+            holding.to_open_position(),
+            bar,
+            sessions_held=sessions_between(holding.entry_date, day),
+            sell_signal=ticker in book.exit_orders,
+            risk=settings,
+            trailing_stop_pct=settings.trailing_stop_pct,
+        )
+        if decision is None:
+            continue
+        book.ledger.close(ticker, decision.price, day, decision.reason)
+        trade = book.ledger.trade_records[-1]
+        book.exit_orders.pop(ticker, None)
+        report.closed.append(trade)
+        record = book.active.pop(ticker, None)
+        if record is not None:
+            book.touch(record)
+            record.status = "closed"
+            record.closed_at = session_open(day) if decision.price == bar.open else session_close(day)
+            record.exit_price = decision.price
+            record.exit_reason = decision.reason
+            record.pnl = trade.trade.pnl
+            record.return_pct = trade.trade.return_pct
+
+
+def _expire(record: SignalRecord, code: str, message: str) -> None:
+    record.status = "expired"
+    record.reasons.append(code)
+    record.messages.append(f"{message}: the entry lapsed unfilled")
