@@ -7,10 +7,13 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import backend.backtest.models
 import backend.features.models
 import backend.market.models
 import backend.ml.models
-import backend.sentiment.models  # noqa: F401
+import backend.portfolio.models
+import backend.sentiment.models
+import backend.signals.models  # noqa: F401
 from backend.core.settings import get_settings, normalize_database_url
 from backend.db.base import Base
 from backend.db.engine import create_engine

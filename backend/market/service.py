@@ -72,6 +72,12 @@ async def get_ticker(*, session: AsyncSession, symbol: str) -> Ticker | None:
     return await session.get(Ticker, symbol)
 
 
+async def sectors(*, session: AsyncSession, tickers: Sequence[str]) -> dict[str, str | None]:
+    """Each ticker's sector (None where unknown), for the risk manager's sector cap."""
+    rows = await session.execute(select(Ticker.symbol, Ticker.sector).where(Ticker.symbol.in_(list(tickers))))
+    return {symbol: sector for symbol, sector in rows.all()}
+
+
 async def load_bars(
     *,
     session: AsyncSession,

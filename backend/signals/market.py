@@ -103,6 +103,7 @@ def market_days(frame: pd.DataFrame, start: date, end: date) -> dict[date, Marke
         days[day].rows[record["ticker"]] = record
     return dict(sorted(days.items()))
 
+
 def _num(value: Any) -> float:
     try:
         return float(value) if value is not None else math.nan

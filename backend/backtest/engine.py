@@ -1,0 +1,195 @@
+"""The replay engine: history walked one session at a time through the live steps, plus its predictors.
+
+`replay` calls `signals.monitor.run_session` (fills at the open, exits, marks) and
+`signals.generate.generate_signals` (exit orders, risk manager, entries) for each session in order, exactly
+as the live portfolio does after each close. What differs is where a session's predictions come from:
+
+- `RetrainingPredictor`: the ensemble, refitted every `retrain_every` sessions on what was known at the
+  previous close (features, and labels whose whole window had closed by then), then predicting the next
+  block of sessions; features are the one point-in-time implementation, so a session's row never reads a
+  later price;
+- `RulePredictor`: a textbook indicator rule (RSI mean reversion, MACD/EMA momentum) as BUY / SELL calls,
+  put through the same risk manager so the comparison is about the signal, not the rules around it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import cast
+
+import numpy as np
+import pandas as pd
+
+from backend.core.calendar import add_trading_days, previous_trading_day
+from backend.core.settings import RiskSettings
+from backend.features.build import FEATURE_COLUMNS, usable_rows
+from backend.features.labels import triple_barrier_labels
+from backend.ml import baselines, training
+from backend.ml.members.base import CLASS_NAMES, INDEX_NAMES
+from backend.ml.service import prediction_frame
+from backend.portfolio.book import PaperBook
+from backend.signals.generate import generate_signals
+from backend.signals.market import MarketDay
+from backend.signals.monitor import run_session
+
+log = logging.getLogger(__name__)
+Predictor = Callable[[date], pd.DataFrame]
+EMPTY = pd.DataFrame(columns=["ticker", "signal", "confidence"])
+
+
+def replay(
+    sessions: Sequence[date],
+    market: dict[date, MarketDay],
+    predictor: Predictor,
+    book: PaperBook,
+    on_session: Callable[[date], None] | None = None,
+) -> PaperBook:
+    """Run the live session steps over `sessions` in order; entries still pending at the end lapse."""
+    for day in sessions:
+        today = market.get(day) or MarketDay(day, {})
+        run_session(book, today)
+        generate_signals(book, today, predictor(day))
+        if on_session is not None:
+            on_session(day)
+    for record in book.pending.values():
+        record.status = "expired"
+        record.reasons.append("replay_ended")
+        record.messages.append("the replay ended before the next open")
+        book.touch(record)
+    book.pending.clear()
+    return book
+
+
+@dataclass
+class RetrainingPredictor:
+    """Ensemble predictions, refitted every `retrain_every` sessions on data known before the block."""
+
+    prices: pd.DataFrame
+    features: pd.DataFrame
+    sessions: Sequence[date]
+    risk: RiskSettings
+    members: list[str]
+    retrain_every: int
+    sequence_length: int
+    progress: Callable[[str], None] | None = None
+    predictions: list[pd.DataFrame] = field(default_factory=list)  # every block, for the model metrics
+    retrains: int = 0
+    _block: dict[date, pd.DataFrame] = field(default_factory=dict)
+    _X: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        self._index = {day: i for i, day in enumerate(self.sessions)}
+
+    def __call__(self, day: date) -> pd.DataFrame:
+        index = self._index.get(day, -1)
+        if index >= 0 and index % self.retrain_every == 0:
+            self._refit(list(self.sessions[index : index + self.retrain_every]))
+        return self._block.get(day, EMPTY)
+
+    def _refit(self, block: list[date]) -> None:
+        as_of = previous_trading_day(block[0])
+        known = self.prices[self.prices["trade_date"] <= as_of]
+        labels = triple_barrier_labels(known, self.risk)
+        ts = training.make_training_set(self.features[self.features["trade_date"] <= as_of], labels, known)
+        ensemble = training.fit_final(ts, member_names=self.members)
+        self.retrains += 1
+        X = self._usable()
+        dates = X.index.get_level_values("trade_date")
+        history_start = add_trading_days(block[0], -(self.sequence_length + 5))
+        window = X[(dates >= history_start) & (dates <= block[-1])]
+        rows = np.flatnonzero(window.index.get_level_values("trade_date").isin(block))
+        if len(rows) == 0:
+            self._block = {}
+            return
+        frame = prediction_frame(ensemble, window, rows)
+        frame["model_version"] = f"replay-{as_of:%Y%m%d}"
+        self.predictions.append(frame[["ticker", "trade_date", "signal", "confidence", "p_buy"]])
+        self._block = by_session(frame)
+        if self.progress is not None:
+            self.progress(f"retrained on {len(ts.y):,} rows known at {as_of} ({self.retrains} fits)")
+
+    def _usable(self) -> pd.DataFrame:
+        if self._X is None:
+            usable = self.features[usable_rows(self.features).to_numpy()]
+            self._X = usable.set_index(list(INDEX_NAMES)).sort_index()[list(FEATURE_COLUMNS)]
+        return self._X
+
+
+def by_session(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+    """Rows of `frame` grouped by their trade date."""
+    return {cast(date, d): g.reset_index(drop=True) for d, g in frame.groupby("trade_date", sort=False)}
+
+
+def rule_predictor(prices: pd.DataFrame, rule: str) -> Predictor:
+    """A baseline rule's BUY / SELL calls per session (HOLD rows dropped), at full confidence.
+
+    Rules have no probability; calling them certain lets the confidence rule pass them, so every other
+    risk rule (sizing, caps, cooldowns, drawdown halt) applies to them exactly as to the model.
+    """
+    frame = prices.sort_values(["ticker", "trade_date"], kind="stable").set_index(list(INDEX_NAMES))
+    if rule == "rsi_mean_reversion":
+        predicted, _ = baselines.rsi_mean_reversion(frame, confidence=1.0)
+    elif rule == "macd_momentum":
+        predicted, _ = baselines.macd_ema_momentum(frame, confidence=1.0)
+    else:
+        raise ValueError(f"unknown baseline rule {rule!r}")
+    calls = pd.DataFrame(
+        {
+            "ticker": frame.index.get_level_values("ticker"),
+            "trade_date": frame.index.get_level_values("trade_date"),
+            "signal": [CLASS_NAMES[c] for c in predicted],
+            "confidence": 1.0,
+            "model_version": f"rule:{rule}",
+        }
+    )
+    calls = calls[calls["signal"] != "HOLD"]
+    by_day = by_session(calls)
+    return lambda day: by_day.get(day, EMPTY)
+
+
+def buy_and_hold(prices: pd.DataFrame, sessions: Sequence[date], risk: RiskSettings) -> pd.Series:
+    """Equal-weight buy-and-hold of `prices`' tickers: bought at the first session's open (with slippage
+    and commission), marked at each close (the last close carried over a missing day)."""
+    window = prices[prices["trade_date"].isin(list(sessions))]
+    closes = window.pivot(index="trade_date", columns="ticker", values="close")
+    closes = closes.reindex(list(sessions)).ffill()
+    first = window[window["trade_date"] == sessions[0]].set_index("ticker")["open"]
+    first = first[first > 0].dropna()
+    capital = risk.starting_capital
+    if first.empty:
+        return pd.Series(capital, index=pd.DatetimeIndex(pd.to_datetime(list(sessions))), name="equity")
+    budget = capital / len(first)
+    fill = first * (1.0 + risk.slippage_bps / 10_000.0)
+    shares = np.floor((budget - risk.commission_per_trade) / fill).clip(lower=0)
+    cash = capital - float((shares * fill).sum()) - risk.commission_per_trade * int((shares > 0).sum())
+    values = closes[shares.index].mul(shares, axis=1).sum(axis=1)
+    equity = values + cash
+    equity.index = pd.DatetimeIndex(pd.to_datetime(equity.index), name="trade_date")
+    return equity.rename("equity")
+
+
+def prediction_accuracy(
+    predictions: Sequence[pd.DataFrame], labels: pd.DataFrame, min_confidence: float
+) -> dict[str, float | int | None]:
+    """The replay's predictions scored against their realised labels (complete windows only)."""
+    if not predictions:
+        return {"oos_accuracy": None, "n_predictions": 0, "always_hold_accuracy": None}
+    calls = pd.concat(predictions, ignore_index=True)
+    known = labels[labels["label_complete"].astype(bool)][["ticker", "trade_date", "label"]]
+    scored = calls.merge(known, on=["ticker", "trade_date"], how="inner")
+    if scored.empty:
+        return {"oos_accuracy": None, "n_predictions": len(calls), "always_hold_accuracy": None}
+    truth = np.array([CLASS_NAMES[int(v)] for v in scored["label"]])
+    return {
+        "oos_accuracy": float(np.mean(scored["signal"].to_numpy() == truth)),
+        "n_predictions": len(calls),
+        "n_scored": len(scored),
+        "always_hold_accuracy": float(np.mean(truth == "HOLD")),
+        "buy_calls": int((calls["signal"] == "BUY").sum()),
+        "buy_calls_above_min_confidence": int(
+            ((calls["signal"] == "BUY") & (calls["confidence"] > min_confidence)).sum()
+        ),
+    }

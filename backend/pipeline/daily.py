@@ -1,0 +1,146 @@
+"""The live paper portfolio's after-close chain and the position monitor pass.
+
+`run_daily(as_of)`: sentiment aggregates -> features and predictions (stored) -> the portfolio catches up
+every unprocessed session up to `as_of` (fills at the open, exits, marks) -> that close's signals through
+the risk manager -> everything written back in one transaction. `monitor()` is the catch-up part alone,
+through the newest stored prices. The backtest calls the same `run_session` and `generate_signals`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.calendar import add_trading_days, next_trading_day, trading_days
+from backend.core.errors import DataSourceError, ValidationFailed
+from backend.core.settings import get_settings
+from backend.db.engine import transaction
+from backend.features import service as feature_service
+from backend.market import service as market_service
+from backend.ml import service as ml_service
+from backend.pipeline import ml as ml_pipeline
+from backend.portfolio import service as portfolio_service
+from backend.portfolio.book import PaperBook
+from backend.portfolio.models import Portfolio
+from backend.sentiment import service as sentiment_service
+from backend.signals.generate import GenerationReport, generate_signals
+from backend.signals.market import MarketDay, market_days, market_frame
+from backend.signals.monitor import SessionReport, run_session
+
+log = logging.getLogger(__name__)
+SENTIMENT_REFRESH_SESSIONS = 10  # the aggregates' 5-session average needs the days before as_of too
+
+
+@dataclass
+class DailyOutcome:
+    as_of: date
+    model_version: str | None = None
+    predictions: int = 0
+    sessions: list[SessionReport] = field(default_factory=list)
+    signals: GenerationReport | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+async def load_market(
+    *, session: AsyncSession, tickers: Sequence[str], start: date, end: date
+) -> dict[date, MarketDay]:
+    """Market days `start`..`end` for `tickers`, from stored prices, features inputs and sentiment."""
+    inputs = await feature_service.load_inputs(session=session, tickers=tickers, start=start, end=end)
+    features = feature_service.features_between(inputs, start, end)
+    sectors = await market_service.sectors(session=session, tickers=tickers)
+    frame = market_frame(inputs.prices, features, inputs.sentiment, sectors)
+    return market_days(frame, start, end)
+
+
+def sessions_to_process(book: PaperBook, through: date) -> list[date]:
+    """Sessions after the book's last one up to `through`; a new book starts at `through`."""
+    if book.last_session is None:
+        return [through]
+    if book.last_session > through:
+        raise ValidationFailed(
+            f"the live portfolio has already processed {book.last_session.isoformat()}, after "
+            f"{through.isoformat()}: a portfolio cannot go back in time"
+        )
+    return trading_days(next_trading_day(book.last_session), through)
+
+
+async def catch_up(
+    *, session: AsyncSession, book: PaperBook, through: date, universe: Sequence[str]
+) -> tuple[list[SessionReport], dict[date, MarketDay]]:
+    sessions = sessions_to_process(book, through)
+    if not sessions:
+        return [], {}
+    held = set(book.ledger.open_positions) | set(book.pending)
+    tickers = sorted(set(universe) | held)
+    days = await load_market(session=session, tickers=tickers, start=sessions[0], end=through)
+    reports = [run_session(book, days.get(day, MarketDay(day, {}))) for day in sessions]
+    return reports, days
+
+
+async def _newest_prices() -> date:
+    async with transaction() as session:
+        newest = await market_service.newest_date(session=session)
+    if newest is None:
+        raise DataSourceError("no prices are stored: run `tft-trader prices fetch` (or `prices load-sample`)")
+    return newest
+
+
+async def run_daily(
+    *, as_of: date, tickers: Sequence[str] | None = None, force: bool = False
+) -> DailyOutcome:
+    """The after-close chain for `as_of` on the live portfolio; rerunning a date changes nothing."""
+    newest = await _newest_prices()
+    if as_of > newest:
+        raise DataSourceError(
+            f"no prices stored for {as_of.isoformat()} (newest: {newest.isoformat()}): fetch them first"
+        )
+    outcome = DailyOutcome(as_of)
+    async with transaction() as session:
+        refresh_from = add_trading_days(as_of, -SENTIMENT_REFRESH_SESSIONS)
+        await sentiment_service.aggregate_daily(session=session, start=refresh_from, end=as_of)
+    async with transaction() as session:
+        predicted = await ml_pipeline.predict(session=session, as_of=as_of, tickers=tickers, force=force)
+    outcome.model_version, outcome.predictions = predicted.model_version, predicted.predictions
+    outcome.skipped = predicted.skipped
+    async with transaction() as session:
+        portfolio, book = await _live_book(session)
+        since = book.last_session
+        if book.last_signal_date is not None and book.last_signal_date >= as_of:
+            outcome.signals = GenerationReport(as_of, already_generated=True)
+            return outcome
+        universe = await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)
+        outcome.sessions, days = await catch_up(session=session, book=book, through=as_of, universe=universe)
+        if as_of not in days:  # the monitor processed the session already; its signals are still due
+            days = await load_market(session=session, tickers=universe, start=as_of, end=as_of)
+        predictions = await ml_service.load_predictions(
+            session=session, trade_date=as_of, model_version=predicted.model_version
+        )
+        outcome.signals = generate_signals(book, days.get(as_of, MarketDay(as_of, {})), predictions)
+        await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
+    return outcome
+
+
+async def monitor(*, through: date | None = None) -> list[SessionReport]:
+    """One monitor pass: process every stored session the live portfolio has not seen yet."""
+    newest = await _newest_prices()
+    through = min(through or newest, newest)
+    async with transaction() as session:
+        portfolio, book = await _live_book(session, create=False)
+        if book.last_session is not None and book.last_session >= through:
+            return []
+        since = book.last_session
+        held = sorted(set(book.ledger.open_positions) | set(book.pending))
+        reports, _ = await catch_up(session=session, book=book, through=through, universe=held)
+        await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
+    return reports
+
+
+async def _live_book(session: AsyncSession, *, create: bool = True) -> tuple[Portfolio, PaperBook]:
+    portfolio = await portfolio_service.live_portfolio(session=session, create=create)
+    settings = get_settings().risk
+    book = await portfolio_service.load_book(session=session, portfolio=portfolio, settings=settings)
+    return portfolio, book

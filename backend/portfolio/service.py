@@ -1,0 +1,243 @@
+"""Store and restore paper books: the live portfolio between runs, a backtest's book at its end.
+
+A book is written in the caller's transaction, so a session's fills, exits, snapshot and signals land
+together or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.errors import NotFound
+from backend.core.settings import RiskSettings, get_settings
+from backend.db.base import table_of
+from backend.db.upsert import dialect_insert
+from backend.portfolio.book import PaperBook
+from backend.portfolio.ledger import EquitySnapshot, Holding, Ledger, TradeRecord
+from backend.portfolio.metrics import ClosedTrade
+from backend.portfolio.models import (
+    LIVE_PORTFOLIO,
+    EquitySnapshotRow,
+    Portfolio,
+    PositionRow,
+    TradeRow,
+)
+from backend.signals.models import TradingSignal
+from backend.signals.schemas import OPEN_STATUSES, SignalRecord
+
+SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
+# Rows per statement: well under PostgreSQL's 32,767 bind parameters with ~35 columns a row.
+CHUNK = 500
+
+
+async def get_portfolio(*, session: AsyncSession, name: str) -> Portfolio | None:
+    return await session.scalar(select(Portfolio).where(Portfolio.name == name))
+
+
+async def create_portfolio(
+    *, session: AsyncSession, name: str, kind: str, settings: RiskSettings
+) -> Portfolio:
+    portfolio = Portfolio(
+        name=name,
+        kind=kind,
+        starting_capital=settings.starting_capital,
+        cash=settings.starting_capital,
+        peak_equity=settings.starting_capital,
+        kill_switch=False,
+        settings=settings.model_dump(mode="json"),
+    )
+    session.add(portfolio)
+    await session.flush()
+    return portfolio
+
+
+async def live_portfolio(*, session: AsyncSession, create: bool = True) -> Portfolio:
+    """The live paper portfolio, created with the current risk settings on first use."""
+    portfolio = await get_portfolio(session=session, name=LIVE_PORTFOLIO)
+    if portfolio is None:
+        if not create:
+            raise NotFound("there is no live portfolio yet: run `tft-trader pipeline run` first")
+        portfolio = await create_portfolio(
+            session=session, name=LIVE_PORTFOLIO, kind="live", settings=get_settings().risk
+        )
+    return portfolio
+
+
+async def load_book(*, session: AsyncSession, portfolio: Portfolio, settings: RiskSettings) -> PaperBook:
+    """The stored book: holdings, every trade and snapshot, open signals, exit orders, kill switch."""
+    pid = portfolio.id
+    positions = (await session.scalars(select(PositionRow).where(PositionRow.portfolio_id == pid))).all()
+    trades = (
+        await session.scalars(select(TradeRow).where(TradeRow.portfolio_id == pid).order_by(TradeRow.id))
+    ).all()
+    snapshots = (
+        await session.scalars(
+            select(EquitySnapshotRow)
+            .where(EquitySnapshotRow.portfolio_id == pid)
+            .order_by(EquitySnapshotRow.trade_date)
+        )
+    ).all()
+    ledger = Ledger.restore(
+        settings,
+        starting_cash=portfolio.starting_capital,
+        cash=portfolio.cash,
+        holdings=[_holding(p) for p in positions],
+        trades=[_trade(t) for t in trades],
+        snapshots=[_snapshot(s) for s in snapshots],
+        last_date=portfolio.last_session,
+    )
+    book = PaperBook(
+        ledger=ledger,
+        peak_equity=portfolio.peak_equity,
+        kill_switch=portfolio.kill_switch,
+        kill_switch_reason=portfolio.kill_switch_reason,
+        last_session=portfolio.last_session,
+        last_signal_date=portfolio.last_signal_date,
+        exit_orders={p.ticker: p.exit_order for p in positions if p.exit_order},
+    )
+    open_signals = await session.scalars(
+        select(TradingSignal).where(
+            TradingSignal.portfolio_id == pid, TradingSignal.status.in_(list(OPEN_STATUSES))
+        )
+    )
+    for row in open_signals:
+        record = SignalRecord(**{name: getattr(row, name) for name in SIGNAL_FIELDS})
+        (book.pending if record.status == "pending" else book.active)[record.ticker] = record
+    return book
+
+
+async def save_book(
+    *, session: AsyncSession, portfolio: Portfolio, book: PaperBook, since: date | None
+) -> None:
+    """Write the book back; `since` is the last session already stored (what `load_book` saw)."""
+    pid = portfolio.id
+    ledger = book.ledger
+    await session.execute(
+        update(Portfolio)
+        .where(Portfolio.id == pid)
+        .values(
+            cash=ledger.cash,
+            peak_equity=book.peak_equity,
+            kill_switch=book.kill_switch,
+            kill_switch_reason=book.kill_switch_reason,
+            last_session=book.last_session,
+            last_signal_date=book.last_signal_date,
+            settings=book.settings.model_dump(mode="json"),
+        )
+    )
+    await session.execute(delete(PositionRow).where(PositionRow.portfolio_id == pid))
+    positions = [
+        {
+            "portfolio_id": pid,
+            **{f: getattr(h, f) for f in _HOLDING_COLUMNS},
+            "exit_order": book.exit_orders.get(h.ticker),
+        }
+        for h in ledger.open_positions.values()
+    ]
+    if positions:
+        await session.execute(table_of(PositionRow).insert(), positions)
+    new_trades = [t for t in ledger.trade_records if since is None or t.exit_date > since]
+    await _insert_new(session, table_of(TradeRow), [_trade_row(pid, t) for t in new_trades])
+    new_snapshots = [s for s in ledger.snapshots if since is None or s.trade_date > since]
+    await _insert_new(
+        session,
+        table_of(EquitySnapshotRow),
+        [{"portfolio_id": pid, **dataclasses.asdict(s)} for s in new_snapshots],
+    )
+    await save_signals(session=session, portfolio_id=pid, records=list(book.touched.values()))
+    book.touched.clear()
+
+
+async def save_signals(*, session: AsyncSession, portfolio_id: int, records: Sequence[SignalRecord]) -> int:
+    """Upsert signal records by (portfolio, ticker, trading date): a rerun updates, never duplicates."""
+    if not records:
+        return 0
+    table = table_of(TradingSignal)
+    rows = [{"portfolio_id": portfolio_id, **_clean(dataclasses.asdict(r))} for r in records]
+    key = ("portfolio_id", "ticker", "trade_date")
+    for start in range(0, len(rows), CHUNK):
+        stmt = dialect_insert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in key},
+        )
+        await session.execute(stmt, rows[start : start + CHUNK])
+    return len(rows)
+
+
+async def signals_for(
+    *, session: AsyncSession, portfolio_id: int, trade_date: date | None = None, statuses: Sequence[str] = ()
+) -> list[TradingSignal]:
+    query = select(TradingSignal).where(TradingSignal.portfolio_id == portfolio_id)
+    if trade_date is not None:
+        query = query.where(TradingSignal.trade_date == trade_date)
+    if statuses:
+        query = query.where(TradingSignal.status.in_(list(statuses)))
+    return list((await session.scalars(query.order_by(TradingSignal.trade_date, TradingSignal.ticker))).all())
+
+
+# --- row <-> domain ------------------------------------------------------------------------------------
+
+_HOLDING_COLUMNS = tuple(f.name for f in dataclasses.fields(Holding))
+
+
+def _holding(row: PositionRow) -> Holding:
+    return Holding(**{f: getattr(row, f) for f in _HOLDING_COLUMNS})
+
+
+def _trade(row: TradeRow) -> TradeRecord:
+    closed = ClosedTrade(row.ticker, row.exit_date, row.exit_reason, row.pnl, row.return_pct)
+    return TradeRecord(
+        ticker=row.ticker,
+        shares=row.shares,
+        entry_date=row.entry_date,
+        entry_fill=row.entry_fill,
+        exit_date=row.exit_date,
+        exit_price=row.exit_price,
+        exit_fill=row.exit_fill,
+        cost_basis=row.cost_basis,
+        proceeds=row.proceeds,
+        trade=closed,
+        signal_date=row.signal_date,
+    )
+
+
+def _trade_row(portfolio_id: int, t: TradeRecord) -> dict[str, Any]:
+    return {
+        "portfolio_id": portfolio_id,
+        "ticker": t.ticker,
+        "signal_date": t.signal_date,
+        "shares": t.shares,
+        "entry_date": t.entry_date,
+        "entry_fill": t.entry_fill,
+        "exit_date": t.exit_date,
+        "exit_price": t.exit_price,
+        "exit_fill": t.exit_fill,
+        "exit_reason": t.trade.exit_reason,
+        "cost_basis": t.cost_basis,
+        "proceeds": t.proceeds,
+        "pnl": t.trade.pnl,
+        "return_pct": t.trade.return_pct,
+    }
+
+
+def _snapshot(row: EquitySnapshotRow) -> EquitySnapshot:
+    return EquitySnapshot(row.trade_date, row.cash, row.positions_value, row.equity, row.n_positions)
+
+
+async def _insert_new(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        stmt = dialect_insert(session, table).on_conflict_do_nothing()
+        await session.execute(stmt, rows[start : start + CHUNK])
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN is not JSON and not a price: store it as NULL."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
