@@ -15,7 +15,8 @@ as the live portfolio does after each close. What differs is where a session's p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import cast
@@ -94,7 +95,8 @@ class RetrainingPredictor:
         known = self.prices[self.prices["trade_date"] <= as_of]
         labels = triple_barrier_labels(known, self.risk)
         ts = training.make_training_set(self.features[self.features["trade_date"] <= as_of], labels, known)
-        ensemble = training.fit_final(ts, member_names=self.members)
+        with _quiet("backend.ml.ensemble"):  # a line per member per weekly fit would bury the progress
+            ensemble = training.fit_final(ts, member_names=self.members)
         self.retrains += 1
         X = self._usable()
         dates = X.index.get_level_values("trade_date")
@@ -116,6 +118,17 @@ class RetrainingPredictor:
             usable = self.features[usable_rows(self.features).to_numpy()]
             self._X = usable.set_index(list(INDEX_NAMES)).sort_index()[list(FEATURE_COLUMNS)]
         return self._X
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def by_session(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:

@@ -11,6 +11,7 @@ from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_a
 from backend.cli.ml import check_app, models_app
 from backend.cli.ml import predict as predict_command
 from backend.cli.ml import train as train_command
+from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
 from backend.core.logging import configure_logging
 from backend.core.settings import get_settings
@@ -28,6 +29,10 @@ app.add_typer(models_app, name="models")
 app.add_typer(check_app, name="check")
 app.command("train")(train_command)
 app.command("predict")(predict_command)
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(portfolio_app, name="portfolio")
+app.command("monitor")(monitor)
+app.command("backtest")(backtest)
 
 
 @app.callback()
@@ -41,7 +46,7 @@ DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
 @app.command("demo")
 def demo() -> None:
     """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
-    train the ensemble walk-forward and predict the last sample day."""
+    train the ensemble walk-forward, predict the last sample day and run the after-close pipeline on it."""
     console.print(f"[bold]1/6[/bold] migrating {safe_url()}")
     migrate.upgrade()
     console.print("[bold]2/6[/bold] seeding the ticker universe")
@@ -52,8 +57,11 @@ def demo() -> None:
     reddit_load_sample()
     console.print(f"[bold]5/6[/bold] training the ensemble on data known at {DEMO_AS_OF}")
     train_command(tickers=None, as_of=DEMO_AS_OF)
-    console.print(f"[bold]6/6[/bold] predicting {DEMO_AS_OF}")
+    console.print(
+        f"[bold]6/6[/bold] after-close pipeline for {DEMO_AS_OF}: predictions, paper portfolio, signals"
+    )
     predict_command(as_of=DEMO_AS_OF, tickers=None, force=False)
+    pipeline_run(as_of=DEMO_AS_OF, tickers=None, force=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("starting_capital", sa.Float(), nullable=False),
         sa.Column("cash", sa.Float(), nullable=False),
         sa.Column("peak_equity", sa.Float(), nullable=False),
-        sa.Column("kill_switch", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("kill_switch", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("kill_switch_reason", sa.String(length=200), nullable=True),
         sa.Column("last_session", sa.Date(), nullable=True),
         sa.Column("last_signal_date", sa.Date(), nullable=True),
@@ -36,13 +36,13 @@ def upgrade() -> None:
         sa.Column(
             "created_at",
             backend.db.base.UTCDateTime(timezone=True),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
             backend.db.base.UTCDateTime(timezone=True),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portfolios")),
@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.Column(
             "created_at",
             backend.db.base.UTCDateTime(timezone=True),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.Column("finished_at", backend.db.base.UTCDateTime(timezone=True), nullable=True),
@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column(
             "recorded_at",
             backend.db.base.UTCDateTime(timezone=True),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
@@ -190,13 +190,13 @@ def upgrade() -> None:
         sa.Column(
             "created_at",
             backend.db.base.UTCDateTime(timezone=True),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
             backend.db.base.UTCDateTime(timezone=True),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
