@@ -58,7 +58,12 @@ def entry_cost(shares: int, price: float, settings: RiskSettings) -> float:
 def affordable_shares(cash: float, price: float, settings: RiskSettings) -> int:
     """The most shares whose `entry_cost` fits in `cash`."""
     spendable = cash - settings.commission_per_trade
-    return whole_shares(spendable / (price * (1.0 + slippage_fraction(settings))))
+    shares = whole_shares(spendable / (price * (1.0 + slippage_fraction(settings))))
+    # `whole_shares` forgives float error upwards; a count that then costs a fraction of a cent more than
+    # the cash would be refused at the fill, so step back.
+    while shares > 0 and entry_cost(shares, price, settings) > cash:
+        shares -= 1
+    return shares
 
 
 def level_problems(stop_pct: float, target_pct: float, settings: RiskSettings) -> list[tuple[str, str]]:

@@ -120,7 +120,11 @@ def _check_exits(book: PaperBook, market: MarketDay, report: SessionReport) -> N
         if record is not None:
             book.touch(record)
             record.status = "closed"
-            record.closed_at = session_open(day) if decision.price == bar.open else session_close(day)
+            # Exit orders and gaps fill at the open; stops, targets and time decay during or at the close.
+            at_open = decision.reason == "signal_flip" or (
+                decision.reason != "time_decay" and decision.price == bar.open
+            )
+            record.closed_at = session_open(day) if at_open else session_close(day)
             record.exit_price = decision.price
             record.exit_reason = decision.reason
             record.pnl = trade.trade.pnl
