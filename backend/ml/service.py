@@ -124,6 +124,12 @@ def model_age_days(model: ModelVersion, as_of: date) -> int:
 
 def check_fresh(model: ModelVersion, as_of: date, *, force: bool = False) -> None:
     """Refuse a stale model (older than `ml.max_model_age_days` at `as_of`) unless forced."""
+    if model.as_of > as_of:
+        # Not overridable: the model learned from sessions after the one it would predict.
+        raise ValidationFailed(
+            f"active model {model.version} was trained on data up to {model.as_of}, after {as_of}: "
+            "predicting an earlier date with it would use the future"
+        )
     limit = get_settings().ml.max_model_age_days
     age = model_age_days(model, as_of)
     if age > limit and not force:

@@ -25,7 +25,7 @@ from backend.ml import service as ml_service
 from backend.pipeline import ml as ml_pipeline
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
-from backend.portfolio.models import Portfolio
+from backend.portfolio.models import LIVE_PORTFOLIO, Portfolio
 from backend.sentiment import service as sentiment_service
 from backend.signals.generate import GenerationReport, generate_signals
 from backend.signals.market import MarketDay, market_days, market_frame
@@ -92,13 +92,35 @@ async def _newest_prices() -> date:
 async def run_daily(
     *, as_of: date, tickers: Sequence[str] | None = None, force: bool = False
 ) -> DailyOutcome:
-    """The after-close chain for `as_of` on the live portfolio; rerunning a date changes nothing."""
+    """The after-close chain for `as_of` on the live portfolio.
+
+    Rerunning the latest date changes nothing (not even predictions); an earlier date than the portfolio's
+    latest signals is refused, since the book cannot be rewound.
+    """
     newest = await _newest_prices()
     if as_of > newest:
         raise DataSourceError(
             f"no prices stored for {as_of.isoformat()} (newest: {newest.isoformat()}): fetch them first"
         )
     outcome = DailyOutcome(as_of)
+    async with transaction() as session:
+        portfolio = await portfolio_service.get_portfolio(session=session, name=LIVE_PORTFOLIO)
+        done = portfolio.last_signal_date if portfolio is not None else None
+        processed = portfolio.last_session if portfolio is not None else None
+    # Refused before anything is predicted or stored: the book cannot be rewound.
+    if done is not None and as_of < done:
+        raise ValidationFailed(
+            f"the live portfolio has generated signals up to {done.isoformat()}, after {as_of.isoformat()}: "
+            "a portfolio cannot go back in time"
+        )
+    if processed is not None and as_of < processed:
+        raise ValidationFailed(
+            f"the live portfolio has already processed {processed.isoformat()}, after {as_of.isoformat()}: "
+            "a portfolio cannot go back in time"
+        )
+    if done == as_of:
+        outcome.signals = GenerationReport(as_of, already_generated=True)
+        return outcome
     async with transaction() as session:
         refresh_from = add_trading_days(as_of, -SENTIMENT_REFRESH_SESSIONS)
         await sentiment_service.aggregate_daily(session=session, start=refresh_from, end=as_of)
@@ -109,7 +131,7 @@ async def run_daily(
     async with transaction() as session:
         portfolio, book = await _live_book(session)
         since = book.last_session
-        if book.last_signal_date is not None and book.last_signal_date >= as_of:
+        if book.last_signal_date is not None and book.last_signal_date >= as_of:  # a concurrent run won
             outcome.signals = GenerationReport(as_of, already_generated=True)
             return outcome
         universe = await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)

@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from backend.core.calendar import previous_trading_day
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.settings import override_settings
 from backend.market import service as market_service
@@ -82,6 +83,16 @@ async def test_stale_model_is_refused_unless_forced(priced):
         await ml_pipeline.predict(session=session, as_of=AS_OF)
     forced = await ml_pipeline.predict(session=session, as_of=AS_OF, force=True)
     assert forced.predictions == 3
+
+
+async def test_a_model_trained_after_the_date_is_refused_even_forced(priced):
+    # It learned from sessions after the one it would predict: that is lookahead, not staleness.
+    session = priced
+    await ml_pipeline.train(session=session, as_of=AS_OF, tickers=TICKERS, member_names=["xgboost"])
+    earlier = previous_trading_day(AS_OF)
+    for force in (False, True):
+        with pytest.raises(ValidationFailed, match="would use the future"):
+            await ml_pipeline.predict(session=session, as_of=earlier, force=force)
 
 
 async def test_model_from_another_feature_set_is_refused(priced):
