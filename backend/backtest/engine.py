@@ -106,7 +106,7 @@ class RetrainingPredictor:
         if len(rows) == 0:
             self._block = {}
             return
-        frame = prediction_frame(ensemble, window, rows)
+        frame = prediction_frame(ensemble, window, rows, explain="BUY")
         frame["model_version"] = f"replay-{as_of:%Y%m%d}"
         self.predictions.append(frame[["ticker", "trade_date", "signal", "confidence", "p_buy"]])
         self._block = by_session(frame)

@@ -182,13 +182,27 @@ async def load_predictions(
     return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows])
 
 
-def prediction_frame(ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: int = 5) -> pd.DataFrame:
-    """Predictions for X.iloc[rows] (X may carry earlier rows as the LSTM's history), with the why."""
+def prediction_frame(
+    ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: int = 5, *, explain: str | None = None
+) -> pd.DataFrame:
+    """Predictions for X.iloc[rows] (X may carry earlier rows as the LSTM's history), with the why.
+
+    `explain="BUY"` computes the SHAP contributions only for rows called BUY (others get []): a replay
+    needs them only for the candidates it records, and SHAP is most of the prediction time.
+    """
     everything = ensemble.predict_all(X, rows=rows)  # only `rows` are scored; the rest is history
     probs = everything["ensemble"]
     signal = probs.argmax(axis=1)
     chosen = X.iloc[rows]
-    top = ensemble.top_contributions(X, k, rows=rows, classes=signal)
+    explained = np.ones(len(rows), dtype=bool) if explain is None else signal == CLASS_NAMES.index(explain)
+    top: list[list[tuple[str, float]]] = [[] for _ in rows]
+    if explained.any():
+        for i, row in zip(
+            np.flatnonzero(explained),
+            ensemble.top_contributions(X, k, rows=rows[explained], classes=signal[explained]),
+            strict=True,
+        ):
+            top[i] = row
     index = chosen.index
     return pd.DataFrame(
         {

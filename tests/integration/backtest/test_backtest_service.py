@@ -3,13 +3,12 @@ bundled sample history through `tft-trader backtest --json`, checked against the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -22,12 +21,11 @@ from backend.backtest.service import BacktestRequest
 from backend.cli import app
 from backend.core.errors import ValidationFailed
 from backend.core.settings import override_settings
-from backend.db.engine import dispose_engines, transaction
 from backend.market.models import StockPrice
 from backend.portfolio.models import EquitySnapshotRow, Portfolio, PositionRow, TradeRow
 from backend.signals.models import TradingSignal
+from tests.flows import in_db, run
 
-T = TypeVar("T")
 runner = CliRunner()
 STRATEGY_KEYS = {
     "total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "n_trades",
@@ -38,24 +36,6 @@ STRATEGY_KEYS = {
 NEEDED = 615
 # Smaller trees than the product's (100 / 200): the replay's shape does not depend on them, its time does.
 SMALL_TREES = {"xgb_n_estimators": 30, "lgbm_n_estimators": 30}
-
-
-def run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    async def wrapper() -> T:
-        try:
-            return await flow()
-        finally:
-            await dispose_engines()
-
-    return asyncio.run(wrapper())
-
-
-def in_db(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def flow() -> T:
-        async with transaction() as session:
-            return await work(session)
-
-    return run(flow)
 
 
 def rows(model: type) -> int:

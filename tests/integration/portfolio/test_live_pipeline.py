@@ -3,10 +3,8 @@ feed and a small trained ensemble, then `run_daily` / `monitor` session by sessi
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from datetime import date
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -17,15 +15,14 @@ from backend.cli import app
 from backend.core.calendar import session_close, session_open, trading_days
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.settings import override_settings
-from backend.db.engine import dispose_engines, transaction
 from backend.market.models import StockPrice
 from backend.ml.models import Prediction
 from backend.pipeline import daily
 from backend.pipeline import ml as ml_pipeline
 from backend.portfolio.models import EquitySnapshotRow, Portfolio, PositionRow, TradeRow
 from backend.signals.models import TradingSignal
+from tests.flows import in_db, run
 
-T = TypeVar("T")
 runner = CliRunner()
 both = pytest.mark.parametrize("fresh_db", ["sqlite", "postgresql"], indirect=True)
 SMALL = {
@@ -42,26 +39,6 @@ COUNTED = {
     "portfolios": Portfolio,
     "predictions": Prediction,
 }
-
-
-def run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """One flow on its own loop, its engines closed after (as the CLI does)."""
-
-    async def wrapper() -> T:
-        try:
-            return await flow()
-        finally:
-            await dispose_engines()
-
-    return asyncio.run(wrapper())
-
-
-def in_db(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def flow() -> T:
-        async with transaction() as session:
-            return await work(session)
-
-    return run(flow)
 
 
 def counts() -> dict[str, int]:
