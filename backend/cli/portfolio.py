@@ -15,6 +15,7 @@ from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
 from backend.core.calendar import trading_days
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
+from backend.market.yahoo import YahooProvider
 from backend.pipeline import daily
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
@@ -87,11 +88,15 @@ def pipeline_run(
 
 def monitor(
     through: Annotated[str | None, typer.Option("--through", help="Last session (default: newest)")] = None,
+    quotes: Annotated[
+        bool, typer.Option(help="While the market is open, check holdings against Yahoo's latest prices.")
+    ] = True,
 ) -> None:
-    """One position-monitor pass: fills, exits and marks for every stored session not processed yet."""
-    reports = run(lambda: daily.monitor(through=parse_date(through, "--through")))
+    """One position-monitor pass: stored sessions not processed yet, then (in market hours) latest prices."""
+    source = YahooProvider().latest_prices if quotes else None
+    reports = run(lambda: daily.monitor(through=parse_date(through, "--through"), quotes=source))
     if not reports:
-        console.print("the live portfolio is up to date with the stored prices")
+        console.print("the live portfolio is up to date; no stop or target was reached")
     _print_sessions(reports)
 
 

@@ -73,6 +73,12 @@ def session_close(day: date) -> datetime:
     return nyse().session_close(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
 
 
+def is_market_open(moment: datetime) -> bool:
+    """True while an NYSE session is trading (09:30 to the close, 13:00 on half days)."""
+    day = moment.astimezone(ET).date()
+    return is_trading_day(day) and session_open(day) <= moment < session_close(day)
+
+
 def session_open(day: date) -> datetime:
     """The open of the session on `day` in UTC (09:30 ET)."""
     return nyse().session_open(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)

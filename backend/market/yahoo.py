@@ -89,6 +89,40 @@ class YahooProvider(PriceProvider):
         bars = pd.concat(frames, ignore_index=True) if frames else empty_bars()
         return PriceBatch(self.name, bars, errors)
 
+    def latest_prices(self, symbols: Sequence[str]) -> dict[str, float]:
+        """Each symbol's latest trade today from 1-minute bars (Yahoo delays some feeds by ~15 minutes).
+
+        Symbols without a valid price are left out; the caller keeps their last mark.
+        """
+        wanted = normalize_symbols(symbols)
+        if not wanted:
+            return {}
+        try:
+            data = self.download(
+                [yahoo_symbol(s) for s in wanted],
+                period="1d",
+                interval="1m",
+                auto_adjust=False,
+                actions=False,
+                group_by="column",
+                threads=True,
+                progress=False,
+                timeout=self.settings.yahoo_timeout_seconds,
+                multi_level_index=True,
+            )
+        except Exception as exc:  # the request itself failed: no quotes this pass, say why
+            raise DataSourceError(f"Yahoo Finance quotes request failed: {exc}") from exc
+        prices: dict[str, float] = {}
+        for symbol in wanted:
+            one = _columns_for(data, yahoo_symbol(symbol))
+            if one is None:
+                continue
+            closes = one["close"].dropna()
+            closes = closes[closes > 0]
+            if not closes.empty:
+                prices[symbol] = float(closes.iloc[-1])
+        return prices
+
     def _download_batch(
         self, symbols: list[str], start: date | None, end: date | None
     ) -> tuple[pd.DataFrame, dict[str, str]]:

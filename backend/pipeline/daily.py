@@ -3,19 +3,28 @@
 `run_daily(as_of)`: sentiment aggregates -> features and predictions (stored) -> the portfolio catches up
 every unprocessed session up to `as_of` (fills at the open, exits, marks) -> that close's signals through
 the risk manager -> everything written back in one transaction. `monitor()` is the catch-up part alone,
-through the newest stored prices. The backtest calls the same `run_session` and `generate_signals`.
+through the newest stored prices, plus an intraday check of the holdings' latest prices. The backtest
+calls the same `run_session` and `generate_signals`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.calendar import add_trading_days, next_trading_day, trading_days
+from backend.core.calendar import (
+    add_trading_days,
+    is_market_open,
+    next_trading_day,
+    trading_date_for,
+    trading_days,
+    utcnow,
+)
 from backend.core.errors import DataSourceError, ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
@@ -29,7 +38,7 @@ from backend.portfolio.models import LIVE_PORTFOLIO, Portfolio
 from backend.sentiment import service as sentiment_service
 from backend.signals.generate import GenerationReport, generate_signals
 from backend.signals.market import MarketDay, market_days, market_frame
-from backend.signals.monitor import SessionReport, run_session
+from backend.signals.monitor import SessionReport, check_quotes, run_session
 
 log = logging.getLogger(__name__)
 SENTIMENT_REFRESH_SESSIONS = 10  # the aggregates' 5-session average needs the days before as_of too
@@ -146,19 +155,37 @@ async def run_daily(
     return outcome
 
 
-async def monitor(*, through: date | None = None) -> list[SessionReport]:
-    """One monitor pass: process every stored session the live portfolio has not seen yet."""
+Quotes = Callable[[list[str]], dict[str, float]]
+
+
+async def monitor(
+    *, through: date | None = None, quotes: Quotes | None = None, now: datetime | None = None
+) -> list[SessionReport]:
+    """One monitor pass on the live portfolio.
+
+    First every stored session it has not processed (fills, exits, marks, through `through` or the newest
+    stored bar); then, while the market is open and `quotes` is given, the holdings' latest prices against
+    their stops and targets.
+    """
     newest = await _newest_prices()
     through = min(through or newest, newest)
+    now = now or utcnow()
     async with transaction() as session:
         portfolio, book = await _live_book(session, create=False)
-        if book.last_session is not None and book.last_session >= through:
-            return []
         since = book.last_session
-        held = sorted(set(book.ledger.open_positions) | set(book.pending))
-        reports, _ = await catch_up(session=session, book=book, through=through, universe=held)
-        await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
-    return reports
+        reports: list[SessionReport] = []
+        if book.last_session is None or book.last_session < through:
+            held = sorted(set(book.ledger.open_positions) | set(book.pending))
+            reports, _ = await catch_up(session=session, book=book, through=through, universe=held)
+        today = trading_date_for(now)
+        live = quotes is not None and is_market_open(now) and (book.last_session or today) < today
+        if live and book.ledger.open_positions:
+            assert quotes is not None
+            prices = await asyncio.to_thread(quotes, sorted(book.ledger.open_positions))
+            reports.append(check_quotes(book, today, prices, now))
+        if reports:
+            await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
+    return [r for r in reports if not r.intraday or r.closed]
 
 
 async def _live_book(session: AsyncSession, *, create: bool = True) -> tuple[Portfolio, PaperBook]:

@@ -15,15 +15,17 @@ The live paper portfolio and the backtest both call `run_session`, one session a
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from backend.core.calendar import session_close, session_open
 from backend.core.errors import ValidationFailed
 from backend.portfolio.book import PaperBook
 from backend.portfolio.ledger import EquitySnapshot, TradeRecord
 from backend.risk.sizing import affordable_shares
-from backend.signals.exits import check_exit, sessions_between
+from backend.signals.exits import check_exit, effective_stop, sessions_between
 from backend.signals.market import MarketDay
 from backend.signals.schemas import SignalRecord
 
@@ -38,6 +40,7 @@ class SessionReport:
     closed: list[TradeRecord] = field(default_factory=list)
     snapshot: EquitySnapshot | None = None
     halted: bool = False  # the kill switch latched at this close
+    intraday: bool = False  # a quotes pass during the session (exits only, no snapshot)
 
 
 def run_session(book: PaperBook, market: MarketDay) -> SessionReport:
@@ -112,23 +115,48 @@ def _check_exits(book: PaperBook, market: MarketDay, report: SessionReport) -> N
         )
         if decision is None:
             continue
-        book.ledger.close(ticker, decision.price, day, decision.reason)
-        trade = book.ledger.trade_records[-1]
-        book.exit_orders.pop(ticker, None)
-        report.closed.append(trade)
-        record = book.active.pop(ticker, None)
-        if record is not None:
-            book.touch(record)
-            record.status = "closed"
-            # Exit orders and gaps fill at the open; stops, targets and time decay during or at the close.
-            at_open = decision.reason == "signal_flip" or (
-                decision.reason != "time_decay" and decision.price == bar.open
-            )
-            record.closed_at = session_open(day) if at_open else session_close(day)
-            record.exit_price = decision.price
-            record.exit_reason = decision.reason
-            record.pnl = trade.trade.pnl
-            record.return_pct = trade.trade.return_pct
+        # Exit orders and gaps fill at the open; stops, targets and time decay during or at the close.
+        at_open = decision.reason == "signal_flip" or (
+            decision.reason != "time_decay" and decision.price == bar.open
+        )
+        when = session_open(day) if at_open else session_close(day)
+        report.closed.append(_close(book, ticker, decision.price, day, decision.reason, when))
+
+
+def check_quotes(book: PaperBook, day: date, quotes: Mapping[str, float], now: datetime) -> SessionReport:
+    """An intraday pass: a holding whose latest price is at or through its stop (or trailing stop) or its
+    target closes at that price. Only barriers are checked here; fills at the open, exit orders, time
+    decay and the close's mark belong to `run_session` once the day's bar is stored."""
+    if book.last_session is not None and day <= book.last_session:
+        raise ValidationFailed(f"session {day.isoformat()} is already processed; quotes are for a later one")
+    report = SessionReport(day, intraday=True)
+    for ticker, holding in sorted(book.ledger.open_positions.items()):
+        price = quotes.get(ticker)
+        if price is None or not (math.isfinite(price) and price > 0):
+            continue
+        stop, stop_reason = effective_stop(holding.to_open_position(), book.settings.trailing_stop_pct)
+        if price <= stop:
+            report.closed.append(_close(book, ticker, price, day, stop_reason, now))
+        elif price >= holding.target_price:
+            report.closed.append(_close(book, ticker, price, day, "target", now))
+    return report
+
+
+def _close(book: PaperBook, ticker: str, price: float, day: date, reason: str, when: datetime) -> TradeRecord:
+    """Sell a holding in the ledger and close the signal it came from."""
+    book.ledger.close(ticker, price, day, reason)
+    trade = book.ledger.trade_records[-1]
+    book.exit_orders.pop(ticker, None)
+    record = book.active.pop(ticker, None)
+    if record is not None:
+        book.touch(record)
+        record.status = "closed"
+        record.closed_at = when
+        record.exit_price = price
+        record.exit_reason = reason
+        record.pnl = trade.trade.pnl
+        record.return_pct = trade.trade.return_pct
+    return trade
 
 
 def _expire(record: SignalRecord, code: str, message: str) -> None:

@@ -4,7 +4,7 @@ feed and a small trained ensemble, then `run_daily` / `monitor` session by sessi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -242,3 +242,27 @@ def test_pending_signal_fills_at_the_next_open_and_a_missing_bar_keeps_the_posit
     # Carried at the last mark: 10 x 592.52 = 5,925.20; equity 94,148.77635 + 5,925.20 = 100,073.97635.
     assert (d3.trade_date, d3.n_positions) == (D3, 1)
     assert (d3.cash, d3.positions_value, d3.equity) == pytest.approx((94_148.77635, 5_925.20, 100_073.97635))
+
+    # In market hours of the next session the monitor checks the latest quote: through the stop, it sells
+    # there. 11:00 New York on D4 = 15:00 UTC; through=D3 keeps the stored D4 bar out of this pass.
+    def quotes(symbols: list[str]) -> dict[str, float]:
+        assert symbols == ["AAPL"]
+        return {"AAPL": 555.0}
+
+    market_hours = datetime(2012, 7, 5, 15, 0, tzinfo=UTC)
+    closed_on_quote = run(lambda: daily.monitor(through=D3, quotes=quotes, now=market_hours))
+    assert [(r.trade_date, r.intraday) for r in closed_on_quote] == [(D4, True)]
+    sold = closed_on_quote[0].closed[0]
+    # 555 is below the 561.3408 stop: sold at 555 x (1 - 0.0005) = 554.7225, less $1: proceeds 5,546.225;
+    # pnl 5,546.225 - 5,851.22365 = -304.99865.
+    assert (sold.ticker, sold.trade.exit_reason, sold.exit_price) == ("AAPL", "stop_loss", 555.0)
+    assert sold.trade.pnl == pytest.approx(-304.99865)
+    portfolio, positions, record = in_db(book_rows)
+    assert positions == [] and portfolio.last_session == D3  # the D4 bar is still to be processed
+    assert (record.status, record.exit_reason, record.closed_at) == ("closed", "stop_loss", market_hours)
+    assert portfolio.cash == pytest.approx(94_148.77635 + 5_546.225)
+    # Outside market hours no quote is asked for.
+    assert (
+        run(lambda: daily.monitor(through=D3, quotes=quotes, now=datetime(2012, 7, 5, 22, 0, tzinfo=UTC)))
+        == []
+    )

@@ -6,6 +6,7 @@ from backend.core.calendar import (
     ET,
     UTC,
     add_trading_days,
+    is_market_open,
     is_trading_day,
     last_completed_session,
     next_trading_day,
@@ -71,3 +72,18 @@ def test_last_completed_session():
     assert last_completed_session(et(2024, 11, 22, 16, 5)) == date(2024, 11, 22)
     assert last_completed_session(et(2024, 11, 24, 9, 0)) == date(2024, 11, 22)
     assert last_completed_session(et(2024, 11, 22, 16, 5) + timedelta(days=2)) == date(2024, 11, 22)
+
+
+@pytest.mark.parametrize(
+    ("moment", "is_open"),
+    [
+        (datetime(2012, 7, 5, 13, 29, tzinfo=UTC), False),  # 09:29 New York
+        (datetime(2012, 7, 5, 13, 30, tzinfo=UTC), True),  # the open
+        (datetime(2012, 7, 5, 19, 59, tzinfo=UTC), True),
+        (datetime(2012, 7, 5, 20, 0, tzinfo=UTC), False),  # the close
+        (datetime(2012, 7, 3, 17, 30, tzinfo=UTC), False),  # 13:30 on a half day (closed at 13:00)
+        (datetime(2012, 7, 4, 15, 0, tzinfo=UTC), False),  # Independence Day
+    ],
+)
+def test_market_hours(moment: datetime, is_open: bool) -> None:
+    assert is_market_open(moment) is is_open

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from backend.core.settings import RiskSettings
 from backend.portfolio.book import PaperBook
 from backend.signals.exits import EXIT_REASONS, sessions_between
 from backend.signals.market import MarketDay
-from backend.signals.monitor import SessionReport, run_session
+from backend.signals.monitor import SessionReport, check_quotes, run_session
 from backend.signals.schemas import SignalRecord
 
 NAN = float("nan")
@@ -441,3 +441,21 @@ def test_cash_a_hair_above_a_share_boundary_fills_instead_of_failing_half_way() 
     report = run_session(book, market(D1, AAPL=row(68.05, 69.0, 67.5, 68.5)))
     assert [r.shares for r in report.filled] == [1735]
     assert book.ledger.cash >= 0 and book.last_session == D1
+
+
+def test_quotes_in_market_hours_close_at_the_quote_only_past_a_level() -> None:
+    book, record = holding_aapl()  # 100 AAPL, stop 48, target 54, processed through D1
+    noon = datetime(2024, 7, 2, 16, 0, tzinfo=UTC)
+    quiet = check_quotes(book, D2, {"AAPL": 50.0}, noon)
+    assert quiet.intraday and quiet.closed == []
+    assert check_quotes(book, D2, {"AAPL": float("nan")}, noon).closed == []  # never at a NaN
+    hit = check_quotes(book, D2, {"AAPL": 54.2}, noon)
+    assert [(t.trade.exit_reason, t.exit_price) for t in hit.closed] == [("target", 54.2)]
+    assert (record.status, record.closed_at) == ("closed", noon)
+    assert book.ledger.open_positions == {} and book.last_session == D1  # the session is still to come
+
+    stopped, _ = holding_aapl()
+    low = check_quotes(stopped, D2, {"AAPL": 47.5}, noon)
+    assert [(t.trade.exit_reason, t.exit_price) for t in low.closed] == [("stop_loss", 47.5)]
+    with pytest.raises(ValidationFailed, match="already processed"):
+        check_quotes(stopped, D1, {"AAPL": 47.5}, noon)
