@@ -33,7 +33,7 @@ from backend.ml.members.base import CLASS_NAMES, INDEX_NAMES
 from backend.ml.service import prediction_frame
 from backend.portfolio.book import PaperBook
 from backend.signals.generate import generate_signals
-from backend.signals.market import MarketDay
+from backend.signals.market import MarketDay, split_ratios
 from backend.signals.monitor import run_session
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def rule_predictor(prices: pd.DataFrame, rule: str) -> Predictor:
 
 def buy_and_hold(prices: pd.DataFrame, sessions: Sequence[date], risk: RiskSettings) -> pd.Series:
     """Equal-weight buy-and-hold of `prices`' tickers: bought at the first session's open (with slippage
-    and commission), marked at each close (the last close carried over a missing day)."""
+    and commission), marked at each close (the last close carried over a missing day), splits applied."""
     window = prices[prices["trade_date"].isin(list(sessions))]
     closes = window.pivot(index="trade_date", columns="ticker", values="close")
     closes = closes.reindex(list(sessions)).ffill()
@@ -178,7 +178,15 @@ def buy_and_hold(prices: pd.DataFrame, sessions: Sequence[date], risk: RiskSetti
     fill = first * (1.0 + risk.slippage_bps / 10_000.0)
     shares = np.floor((budget - risk.commission_per_trade) / fill).clip(lower=0)
     cash = capital - float((shares * fill).sum()) - risk.commission_per_trade * int((shares > 0).sum())
-    values = closes[shares.index].mul(shares, axis=1).sum(axis=1)
+    # Shares multiply on a split (the price halves, the holding does not); fractions are kept here.
+    ordered = prices.sort_values(["ticker", "trade_date"], kind="stable")
+    ratios = ordered.assign(split_ratio=split_ratios(ordered).to_numpy())
+    ratios = ratios[ratios["trade_date"].isin(list(sessions))]
+    growth = ratios.pivot(index="trade_date", columns="ticker", values="split_ratio").reindex(list(sessions))
+    growth = growth.fillna(1.0)
+    growth.iloc[0] = 1.0  # bought at the first open, after any split of that day
+    held = growth.cumprod()[shares.index].mul(shares, axis=1)
+    values = (closes[shares.index] * held).sum(axis=1)
     equity = values + cash
     equity.index = pd.DatetimeIndex(pd.to_datetime(equity.index), name="trade_date")
     return equity.rename("equity")

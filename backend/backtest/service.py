@@ -29,7 +29,7 @@ from backend.market import service as market_service
 from backend.market.models import StockPrice
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
-from backend.portfolio.metrics import performance_report
+from backend.portfolio.metrics import performance_report, with_start
 from backend.signals.market import MarketDay, market_days, market_frame
 
 log = logging.getLogger(__name__)
@@ -183,13 +183,6 @@ def summarize(book: PaperBook, start_equity: float, before: date) -> dict[str, A
 
 def vars_of(stats: Any) -> dict[str, Any]:
     return {name: getattr(stats, name) for name in stats.__slots__}
-
-
-def with_start(curve: pd.Series, value: float, before: date) -> pd.Series:
-    """The series with `value` (the starting capital) on the session before the first: returns count
-    from the capital, not from the first close."""
-    head = pd.Series([value], index=pd.DatetimeIndex([pd.Timestamp(before)], name="trade_date"))
-    return pd.concat([head, curve])
 
 
 def benchmark_summary(equity: pd.Series) -> dict[str, Any]:

@@ -12,14 +12,14 @@ from rich.table import Table
 from backend.backtest import service as backtest_service
 from backend.cli.common import console, err, fail, parse_date, progress_bar, run
 from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
-from backend.core.calendar import trading_days
+from backend.core.calendar import previous_trading_day, trading_days
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
 from backend.market.yahoo import YahooProvider
 from backend.pipeline import daily
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
-from backend.portfolio.metrics import performance_report
+from backend.portfolio.metrics import performance_report, with_start
 from backend.signals.monitor import SessionReport
 
 pipeline_app = typer.Typer(help="The daily after-close chain.", no_args_is_help=True)
@@ -119,8 +119,12 @@ def portfolio_show(
     """Cash, positions with unrealised P&L, pending entries, recent trades and performance."""
     _, book, pending = run(_live_book)
     ledger = book.ledger
-    curve = ledger.equity_curve()
-    report = performance_report(curve, ledger.closed_trades, ledger.positions_count()) if len(curve) else None
+    curve, counts = ledger.equity_curve(), ledger.positions_count()
+    report = None
+    if len(curve):
+        before = previous_trading_day(curve.index[0].date())
+        curve = with_start(curve, ledger.starting_cash, before)
+        report = performance_report(curve, ledger.closed_trades, with_start(counts, 0, before))
     summary: dict[str, Any] = {
         "as_of": book.last_session.isoformat() if book.last_session else None,
         "cash": ledger.cash,

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.calendar import (
     add_trading_days,
     is_market_open,
+    last_completed_session,
     next_trading_day,
+    previous_trading_day,
     trading_date_for,
     trading_days,
     utcnow,
@@ -86,7 +88,14 @@ async def catch_up(
     held = set(book.ledger.open_positions) | set(book.pending)
     tickers = sorted(set(universe) | held)
     days = await load_market(session=session, tickers=tickers, start=sessions[0], end=through)
-    reports = [run_session(book, days.get(day, MarketDay(day, {}))) for day in sessions]
+    reports = []
+    for day in sessions:
+        if day not in days:
+            # No ticker has a bar: the day was not fetched, not halted. Processing it would expire the
+            # pending entries and mark stale prices for good, so stop and wait for its prices.
+            log.warning("no prices stored for %s: the portfolio waits at %s", day, book.last_session)
+            break
+        reports.append(run_session(book, days[day]))
     return reports, days
 
 
@@ -107,6 +116,11 @@ async def run_daily(
     latest signals is refused, since the book cannot be rewound.
     """
     newest = await _newest_prices()
+    closed = last_completed_session(utcnow())
+    if as_of > closed:
+        raise ValidationFailed(
+            f"the session of {as_of.isoformat()} has not closed yet (last close: {closed})"
+        )
     if as_of > newest:
         raise DataSourceError(
             f"no prices stored for {as_of.isoformat()} (newest: {newest.isoformat()}): fetch them first"
@@ -168,8 +182,9 @@ async def monitor(
     their stops and targets.
     """
     newest = await _newest_prices()
-    through = min(through or newest, newest)
     now = now or utcnow()
+    # A bar stored during the session is partial: the session step waits for the close.
+    through = min(through or newest, newest, last_completed_session(now))
     async with transaction() as session:
         portfolio, book = await _live_book(session, create=False)
         since = book.last_session
@@ -178,7 +193,9 @@ async def monitor(
             held = sorted(set(book.ledger.open_positions) | set(book.pending))
             reports, _ = await catch_up(session=session, book=book, through=through, universe=held)
         today = trading_date_for(now)
-        live = quotes is not None and is_market_open(now) and (book.last_session or today) < today
+        # Quotes only once yesterday's session is booked: today's exits must not come before it.
+        caught_up = book.last_session is not None and book.last_session == previous_trading_day(today)
+        live = quotes is not None and is_market_open(now) and caught_up
         if live and book.ledger.open_positions:
             assert quotes is not None
             prices = await asyncio.to_thread(quotes, sorted(book.ledger.open_positions))

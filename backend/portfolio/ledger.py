@@ -27,6 +27,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings, get_settings
 from backend.portfolio.metrics import ClosedTrade
 from backend.risk.schemas import PortfolioState, Position, StopEvent
+from backend.risk.sizing import whole_shares
 from backend.signals.exits import OpenPosition
 
 
@@ -269,6 +270,42 @@ class Ledger:
             )
         )
         return trade
+
+    def apply_split(self, ticker: str, ratio: float, trade_date: date) -> float:
+        """A `ratio`-for-1 split of a holding: shares x ratio, every price / ratio, value unchanged.
+
+        Whole shares only: the fraction left over is paid out in cash at the split-adjusted last price
+        (cash in lieu), which is returned.
+        """
+        holding = self._holdings.get(ticker)
+        if holding is None:
+            return 0.0
+        if not (math.isfinite(ratio) and ratio > 0):
+            raise ValidationFailed(f"{ticker}: split ratio must be a positive number, got {ratio!r}")
+        self._advance(trade_date, f"split {ticker}")
+        exact = holding.shares * ratio
+        shares = whole_shares(exact)
+        price = holding.price / ratio
+        in_lieu = (exact - shares) * price
+        self.cash += in_lieu
+
+        def scaled(value: float | None) -> float | None:
+            return None if value is None else value / ratio
+
+        self._holdings[ticker] = replace(
+            holding,
+            shares=shares,
+            entry_price=holding.entry_price / ratio,
+            fill_price=holding.fill_price / ratio,
+            stop_price=holding.stop_price / ratio,
+            target_price=holding.target_price / ratio,
+            cost_basis=holding.cost_basis - in_lieu,
+            last_price=scaled(holding.last_price),
+            highest_close=scaled(holding.highest_close),
+        )
+        if shares == 0:  # a reverse split left less than one share: it all became cash
+            del self._holdings[ticker]
+        return in_lieu
 
     def mark(self, prices: Mapping[str, float], trade_date: date, *, at_close: bool = True) -> EquitySnapshot:
         """Value every holding at `prices` (its last valid price where one is missing or NaN) and record it.

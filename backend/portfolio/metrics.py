@@ -332,3 +332,10 @@ def performance_report(
 ) -> PerformanceReport:
     """Everything the dashboard and the backtest summary show: equity metrics plus trade metrics."""
     return PerformanceReport(equity=equity_metrics(equity, positions_count), trades=trade_metrics(trades))
+
+
+def with_start(series: pd.Series, value: float, before: date) -> pd.Series:
+    """`series` with `value` (the starting capital; 0 positions) on the session before its first row, so
+    returns count from the capital rather than from the first close."""
+    head = pd.Series([value], index=pd.DatetimeIndex([pd.Timestamp(before)], name="trade_date"))
+    return pd.concat([head, series])

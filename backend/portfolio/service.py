@@ -37,8 +37,11 @@ SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 CHUNK = 500
 
 
-async def get_portfolio(*, session: AsyncSession, name: str) -> Portfolio | None:
-    return await session.scalar(select(Portfolio).where(Portfolio.name == name))
+async def get_portfolio(*, session: AsyncSession, name: str, lock: bool = False) -> Portfolio | None:
+    """The portfolio by name; `lock` holds its row until the transaction ends (PostgreSQL), so a monitor
+    pass and the daily run never load the same book and overwrite each other's work."""
+    query = select(Portfolio).where(Portfolio.name == name)
+    return await session.scalar(query.with_for_update() if lock else query)
 
 
 async def create_portfolio(
@@ -60,7 +63,7 @@ async def create_portfolio(
 
 async def live_portfolio(*, session: AsyncSession, create: bool = True) -> Portfolio:
     """The live paper portfolio, created with the current risk settings on first use."""
-    portfolio = await get_portfolio(session=session, name=LIVE_PORTFOLIO)
+    portfolio = await get_portfolio(session=session, name=LIVE_PORTFOLIO, lock=True)
     if portfolio is None:
         if not create:
             raise NotFound("there is no live portfolio yet: run `tft-trader pipeline run` first")

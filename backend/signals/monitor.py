@@ -24,7 +24,7 @@ from backend.core.calendar import session_close, session_open
 from backend.core.errors import ValidationFailed
 from backend.portfolio.book import PaperBook
 from backend.portfolio.ledger import EquitySnapshot, TradeRecord
-from backend.risk.sizing import affordable_shares
+from backend.risk.sizing import affordable_shares, whole_shares
 from backend.signals.exits import check_exit, effective_stop, sessions_between
 from backend.signals.market import MarketDay
 from backend.signals.schemas import SignalRecord
@@ -53,6 +53,9 @@ def run_session(book: PaperBook, market: MarketDay) -> SessionReport:
         )
     report = SessionReport(day)
     was_halted = book.kill_switch
+    _apply_splits(book, market)
+    # The open's exit orders first: their proceeds are cash the open's entries may use.
+    _check_exits(book, market, report, only=set(book.exit_orders))
     _fill_pending(book, market, report)
     _check_exits(book, market, report)
     closes = {t: market.value(t, "close") for t in book.ledger.open_positions}
@@ -65,12 +68,32 @@ def run_session(book: PaperBook, market: MarketDay) -> SessionReport:
     return report
 
 
+def _apply_splits(book: PaperBook, market: MarketDay) -> None:
+    """A split effective today rescales holdings (shares up, levels down) and pending share counts."""
+    for ticker in [*book.ledger.open_positions, *book.pending]:
+        ratio = market.value(ticker, "split_ratio")
+        if ratio is None or ratio == 1.0:
+            continue
+        if ticker in book.pending:
+            record = book.pending[ticker]
+            record.shares = whole_shares(record.shares * ratio)
+            record.messages.append(f"{ratio:g}-for-1 split before the fill: shares rescaled")
+        else:
+            book.ledger.apply_split(ticker, ratio, market.trade_date)
+            log.info("%s: %g-for-1 split on %s applied to the holding", ticker, ratio, market.trade_date)
+
+
 def _fill_pending(book: PaperBook, market: MarketDay, report: SessionReport) -> None:
     settings = book.settings
     day = market.trade_date
-    for ticker, record in sorted(book.pending.items()):
+    # Most confident first: if a gap-up leaves the cash short, the strongest call is the one that fills.
+    for ticker, record in sorted(book.pending.items(), key=lambda item: (-item[1].confidence, item[0])):
         del book.pending[ticker]
         book.touch(record)
+        if book.kill_switch:
+            _expire(record, "kill_switch", f"the kill switch is on ({book.kill_switch_reason})")
+            report.expired.append(record)
+            continue
         bar = market.bar(ticker)
         if bar is None or not bar.complete:
             _expire(record, "no_open_price", f"no valid price for {ticker} on {day.isoformat()}")
@@ -98,10 +121,14 @@ def _fill_pending(book: PaperBook, market: MarketDay, report: SessionReport) -> 
         report.filled.append(record)
 
 
-def _check_exits(book: PaperBook, market: MarketDay, report: SessionReport) -> None:
+def _check_exits(
+    book: PaperBook, market: MarketDay, report: SessionReport, only: set[str] | None = None
+) -> None:
     settings = book.settings
     day = market.trade_date
     for ticker, holding in sorted(book.ledger.open_positions.items()):
+        if only is not None and ticker not in only:
+            continue
         bar = market.bar(ticker)
         if bar is None:
             continue  # halted or missing: carried at its last mark, orders wait for a price
@@ -131,6 +158,8 @@ def check_quotes(book: PaperBook, day: date, quotes: Mapping[str, float], now: d
         raise ValidationFailed(f"session {day.isoformat()} is already processed; quotes are for a later one")
     report = SessionReport(day, intraday=True)
     for ticker, holding in sorted(book.ledger.open_positions.items()):
+        if ticker in book.exit_orders:
+            continue  # already sold at today's open; the session step books it with the day's bar
         price = quotes.get(ticker)
         if price is None or not (math.isfinite(price) and price > 0):
             continue

@@ -204,6 +204,7 @@ def test_buy_and_hold_by_hand() -> None:
         ],
         columns=["ticker", "trade_date", "open", "close"],
     )
+    prices["adj_close"] = prices["close"]  # no splits
     equity = engine.buy_and_hold(prices, [D1, D2, D3], risk)
     # Budget 10,000 / 2 = 5,000 each; fills at the open x 1.001.
     # A: fill 100.1, shares floor((5,000 - 1) / 100.1) = floor(49.94) = 49, cost 4,904.90.
@@ -217,8 +218,23 @@ def test_buy_and_hold_by_hand() -> None:
     assert equity.name == "equity"
 
 
+def test_buy_and_hold_holds_twice_the_shares_after_a_2_for_1_split() -> None:
+    risk = RiskSettings(starting_capital=10_000.0, commission_per_trade=0.0, slippage_bps=0.0)
+    # A splits 2:1 on D3: it closes at 52.5 as traded, the 105 of before; Yahoo's adj_close of the earlier
+    # rows is halved, so adj_close / close jumps from 0.5 to 1 on D3.
+    prices = pd.DataFrame(
+        [("A", D1, 100.0, 101.0, 50.5), ("A", D2, 101.0, 99.0, 49.5), ("A", D3, 49.5, 52.5, 52.5)],
+        columns=["ticker", "trade_date", "open", "close", "adj_close"],
+    )
+    equity = engine.buy_and_hold(prices, [D1, D2, D3], risk)
+    # 100 shares at 100 (no costs), cash 0: D1 100 x 101, D2 100 x 99, D3 200 x 52.5 = 10,500 (not 5,250).
+    assert equity.tolist() == pytest.approx([10_100.0, 9_900.0, 10_500.0])
+
+
 def test_buy_and_hold_without_an_opening_price_stays_in_cash() -> None:
-    prices = pd.DataFrame({"ticker": ["A"], "trade_date": [D2], "open": [50.0], "close": [51.0]})
+    prices = pd.DataFrame(
+        {"ticker": ["A"], "trade_date": [D2], "open": [50.0], "close": [51.0], "adj_close": [51.0]}
+    )
     equity = engine.buy_and_hold(prices, [D1, D2], RISK)
     assert equity.tolist() == [100_000.0, 100_000.0]
 

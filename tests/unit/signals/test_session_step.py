@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from backend.core.calendar import next_trading_day, session_close, session_open, trading_days
@@ -14,7 +16,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings
 from backend.portfolio.book import PaperBook
 from backend.signals.exits import EXIT_REASONS, sessions_between
-from backend.signals.market import MarketDay
+from backend.signals.market import MarketDay, split_ratios
 from backend.signals.monitor import SessionReport, check_quotes, run_session
 from backend.signals.schemas import SignalRecord
 
@@ -459,3 +461,67 @@ def test_quotes_in_market_hours_close_at_the_quote_only_past_a_level() -> None:
     assert [(t.trade.exit_reason, t.exit_price) for t in low.closed] == [("stop_loss", 47.5)]
     with pytest.raises(ValidationFailed, match="already processed"):
         check_quotes(stopped, D1, {"AAPL": 47.5}, noon)
+
+
+def test_a_2_for_1_split_doubles_the_shares_and_halves_the_levels_without_an_exit() -> None:
+    book, _ = holding_aapl()  # 100 AAPL filled at 50: stop 48, target 54, marked at 50
+    equity_before = book.ledger.equity
+    split_bar = {**row(25.1, 25.5, 24.8, 25.2), "split_ratio": 2.0}
+    report = run_session(book, market(D2, AAPL=split_bar))
+    assert report.closed == []  # as traded the open (25.1) is far below the old stop of 48: not an exit
+    held = book.ledger.open_positions["AAPL"]
+    assert (held.shares, held.stop_price, held.target_price) == (200, 24.0, 27.0)
+    assert held.cost_basis == 5_000.0
+    # 200 x 25.2 = 5,040 against 100 x 50 = 5,000 before: the 0.8% move, not a 50% crash.
+    assert book.ledger.equity - equity_before == pytest.approx(40.0)
+
+
+def test_a_3_for_2_split_pays_the_fractional_share_in_cash() -> None:
+    book, _ = holding_aapl()  # 100 AAPL marked at 50
+    book.ledger.apply_split("AAPL", 1.5, D2)  # 100 x 1.5 = 150 shares exactly: nothing in lieu
+    assert book.ledger.open_positions["AAPL"].shares == 150
+    odd, _ = holding_aapl()
+    cash = odd.ledger.cash
+    odd.ledger._holdings["AAPL"] = replace(odd.ledger._holdings["AAPL"], shares=101)
+    paid = odd.ledger.apply_split("AAPL", 1.5, D2)
+    # 101 x 1.5 = 151.5: 151 shares, and half a share at 50 / 1.5 = 33.33 is paid: 16.67 in cash.
+    assert odd.ledger.open_positions["AAPL"].shares == 151
+    assert paid == pytest.approx(50 / 1.5 / 2) and odd.ledger.cash == pytest.approx(cash + paid)
+
+
+def test_a_halted_portfolio_lets_no_pending_entry_fill() -> None:
+    book = PaperBook.new(FREE)
+    book.pending["AAPL"] = pending("AAPL", SIGNAL_DAY, shares=10)
+    book.set_kill_switch(True, "by hand after the close")
+    report = run_session(book, market(D1, AAPL=row(50.0, 50.5, 49.5, 50.0)))
+    assert report.filled == [] and [r.reasons for r in report.expired] == [["kill_switch"]]
+    assert book.ledger.open_positions == {}
+
+
+def test_exit_orders_sell_before_entries_fill_and_the_most_confident_entry_fills_first() -> None:
+    # Cash 1,000 and 100 AAPL held with an exit order: selling at the open (50) brings 5,000, which is
+    # what lets the 100-share MSFT entry (5,000) fill; the less confident IBM entry finds 1,000 left.
+    book, _ = holding_aapl(starting_cash=6_000.0)  # 6,000 - 100 x 50 = 1,000 cash
+    book.exit_orders["AAPL"] = "signal_flip"
+    book.pending["MSFT"] = replace(pending("MSFT", D1, shares=100), confidence=0.95)
+    book.pending["IBM"] = replace(pending("IBM", D1, shares=100), confidence=0.80)
+    bars = {
+        "AAPL": row(50.0, 51.0, 49.0, 50.0),
+        "MSFT": row(50.0, 51.0, 49.0, 50.0),
+        "IBM": row(50.0, 51.0, 49.0, 50.0),
+    }
+    report = run_session(book, market(D2, **bars))
+    assert [t.ticker for t in report.closed] == ["AAPL"]
+    assert [(r.ticker, r.shares) for r in report.filled] == [("MSFT", 100), ("IBM", 20)]  # 1,000 / 50
+
+
+def test_split_ratios_see_splits_not_dividends() -> None:
+    # adj_close / close: 0.5 before a 2:1 split on the 3rd row; a 1% dividend on the 5th moves it 1%.
+    prices = pd.DataFrame(
+        {
+            "ticker": ["A"] * 5 + ["B"],
+            "close": [100.0, 102.0, 51.0, 52.0, 52.0, 10.0],
+            "adj_close": [49.5, 50.49, 50.49, 51.48, 52.0, 10.0],
+        }
+    )
+    assert split_ratios(prices).round(6).tolist() == [1.0, 1.0, 2.0, 1.0, 1.0, 1.0]
