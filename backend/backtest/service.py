@@ -6,6 +6,7 @@ the stored history, unknown tickers, tickers without enough history to train a m
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -175,14 +176,10 @@ def summarize(book: PaperBook, start_equity: float, before: date) -> dict[str, A
         "exposure": eq.exposure,
         "end_equity": eq.end_equity,
         "open_positions_at_end": len(ledger.open_positions),
-        "by_exit_reason": {k: vars_of(v) for k, v in tr.by_exit_reason.items()},
-        "by_ticker": {k: vars_of(v) for k, v in tr.by_ticker.items()},
-        "by_month": {k: vars_of(v) for k, v in tr.by_month.items()},
+        "by_exit_reason": {k: dataclasses.asdict(v) for k, v in tr.by_exit_reason.items()},
+        "by_ticker": {k: dataclasses.asdict(v) for k, v in tr.by_ticker.items()},
+        "by_month": {k: dataclasses.asdict(v) for k, v in tr.by_month.items()},
     }
-
-
-def vars_of(stats: Any) -> dict[str, Any]:
-    return {name: getattr(stats, name) for name in stats.__slots__}
 
 
 def benchmark_summary(equity: pd.Series) -> dict[str, Any]:

@@ -98,18 +98,7 @@ class YahooProvider(PriceProvider):
         if not wanted:
             return {}
         try:
-            data = self.download(
-                [yahoo_symbol(s) for s in wanted],
-                period="1d",
-                interval="1m",
-                auto_adjust=False,
-                actions=False,
-                group_by="column",
-                threads=True,
-                progress=False,
-                timeout=self.settings.yahoo_timeout_seconds,
-                multi_level_index=True,
-            )
+            data = self._call_download(wanted, period="1d", interval="1m")
         except Exception as exc:  # the request itself failed: no quotes this pass, say why
             raise DataSourceError(f"Yahoo Finance quotes request failed: {exc}") from exc
         prices: dict[str, float] = {}
@@ -130,7 +119,14 @@ class YahooProvider(PriceProvider):
         yf_logger = logging.getLogger("yfinance")
         yf_logger.addHandler(capture)
         try:
-            data = self._call_download(symbols, start, end)
+            data = self._call_download(
+                symbols,
+                start=start.isoformat() if start else None,
+                # yfinance's end is exclusive; ours is inclusive.
+                end=(end + timedelta(days=1)).isoformat() if end else None,
+                period=None if start else "max",
+                interval="1d",
+            )
         except Exception as exc:  # the whole request failed (network, Yahoo outage) after retries
             return empty_bars(), {s: f"Yahoo Finance request failed: {exc}" for s in symbols}
         finally:
@@ -143,14 +139,11 @@ class YahooProvider(PriceProvider):
         stop=stop_after_attempt(3),
         reraise=True,
     )
-    def _call_download(self, symbols: list[str], start: date | None, end: date | None) -> Any:
+    def _call_download(self, symbols: list[str], **window: Any) -> Any:
+        """One `yf.download` over `window` (start/end/period/interval) with our fixed options."""
         return self.download(
             [yahoo_symbol(s) for s in symbols],
-            start=start.isoformat() if start else None,
-            # yfinance's end is exclusive; ours is inclusive.
-            end=(end + timedelta(days=1)).isoformat() if end else None,
-            period=None if start else "max",
-            interval="1d",
+            **window,
             auto_adjust=False,
             actions=False,
             group_by="column",

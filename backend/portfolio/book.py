@@ -13,6 +13,7 @@ from datetime import date
 
 from backend.core.settings import RiskSettings
 from backend.portfolio.ledger import Ledger
+from backend.risk.manager import reset_kill_switch, update_kill_switch
 from backend.risk.schemas import PortfolioState
 from backend.signals.schemas import SignalRecord
 
@@ -42,7 +43,7 @@ class PaperBook:
 
     @property
     def drawdown(self) -> float:
-        return max(0.0, 1.0 - self.ledger.equity / self.peak_equity) if self.peak_equity > 0 else 0.0
+        return self.state(self._as_of).drawdown
 
     def touch(self, record: SignalRecord) -> SignalRecord:
         self.touched[record.key] = record
@@ -53,21 +54,27 @@ class PaperBook:
         return self.ledger.to_state(as_of, kill_switch=self.kill_switch, peak_equity=self.peak_equity)
 
     def update_peak_and_halt(self) -> None:
-        """Raise the high-water mark; latch the kill switch once drawdown passes the limit."""
-        equity = self.ledger.equity
-        self.peak_equity = max(self.peak_equity, equity)
-        limit = self.settings.max_drawdown_pct
-        if not self.kill_switch and self.drawdown > limit + 1e-12:
+        """Raise the high-water mark; latch the kill switch once drawdown passes the limit (the risk
+        manager's rule, `manager.update_kill_switch`)."""
+        self.peak_equity = max(self.peak_equity, self.ledger.equity)
+        state = self.state(self._as_of)
+        if not self.kill_switch and update_kill_switch(state, self.settings).kill_switch:
             self.kill_switch = True
             self.kill_switch_reason = (
-                f"drawdown {self.drawdown:.1%} from the peak {self.peak_equity:,.2f} passed {limit:.0%}"
+                f"drawdown {state.drawdown:.1%} from the peak {self.peak_equity:,.2f} passed "
+                f"{self.settings.max_drawdown_pct:.0%}"
             )
 
     def set_kill_switch(self, on: bool, reason: str | None = None) -> None:
-        """A user's switch. Turning it off rebases the peak on today's equity (see `risk.manager`)."""
-        self.kill_switch = on
+        """A user's switch; off rebases the peak on today's equity (`manager.reset_kill_switch`)."""
         if on:
-            self.kill_switch_reason = reason or "set by hand"
+            self.kill_switch, self.kill_switch_reason = True, reason or "set by hand"
         else:
-            self.kill_switch_reason = None
-            self.peak_equity = max(self.ledger.equity, 1e-9)
+            reset = reset_kill_switch(self.state(self._as_of))
+            self.kill_switch, self.kill_switch_reason = False, None
+            self.peak_equity = reset.peak_equity
+
+    @property
+    def _as_of(self) -> date:
+        # The ledger refuses a state before the latest date it booked.
+        return self.ledger.last_date or date.min

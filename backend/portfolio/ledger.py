@@ -353,6 +353,11 @@ class Ledger:
         return list(self._trades)
 
     @property
+    def last_date(self) -> date | None:
+        """The latest date booked (an open, close, split or mark); nothing may be booked before it."""
+        return self._last_date
+
+    @property
     def snapshots(self) -> list[EquitySnapshot]:
         return list(self._snapshots)
 
