@@ -18,7 +18,7 @@ from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
 from backend.features.build import FEATURE_COLUMNS, FEATURE_SET_VERSION, build_features
-from backend.features.market_index import load_sample_index
+from backend.features.market_index import equal_weight_index, load_sample_index
 from backend.features.models import FeatureRow
 from backend.market import service as market_service
 from backend.sentiment import service as sentiment_service
@@ -31,6 +31,7 @@ FEATURE_LOOKBACK_SESSIONS = 260
 SMA_LOOKBACK = 200
 # The index may lag a few days (holidays, a late fetch); beyond this it is missing, not late.
 MAX_INDEX_STALENESS = timedelta(days=7)
+_EQUAL_WEIGHT_WARNED: set[str] = set()
 
 
 @dataclass
@@ -41,6 +42,7 @@ class FeatureInputs:
     sentiment: pd.DataFrame
     market: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)  # ticker -> why it has no features
+    market_source: str = ""  # which index the market regime came from (see `market_index`)
 
 
 def min_history_rows() -> int:
@@ -50,23 +52,53 @@ def min_history_rows() -> int:
 
 async def market_index(*, session: AsyncSession, start: date, end: date) -> pd.DataFrame:
     """The index (trade_date, close) from `start` to `end`: stored bars of `features.market_index` (SPY),
-    else the bundled S&P 500."""
+    else the bundled S&P 500 where it covers `end`, else the equal-weight index of the stored tickers.
+
+    `frame.attrs["source"]` names the index used, for logs and reports.
+    """
     symbol = get_settings().features.market_index
     stored = await market_service.load_bars(
         session=session, tickers=[symbol], start=start, end=end, columns=("trade_date", "adj_close")
     )
-    if not stored.empty and stored["trade_date"].iloc[-1] >= end - MAX_INDEX_STALENESS:
-        return stored.rename(columns={"adj_close": "close"})
+    if _is_current(stored, end):
+        return _with_source(stored.rename(columns={"adj_close": "close"}), f"{symbol} (stored prices)")
     sample = load_sample_index()
     sample = sample[(sample["trade_date"] >= start) & (sample["trade_date"] <= end)]
-    if not sample.empty and sample["trade_date"].iloc[-1] >= end - MAX_INDEX_STALENESS:
+    if _is_current(sample, end):
         log.info("market index: %s has no recent stored prices; using the bundled S&P 500 history", symbol)
-        return sample.reset_index(drop=True)
-    raise DataSourceError(
-        f"no market index prices up to {end}: {symbol} is not stored and the bundled S&P 500 ends "
-        "2018-12-31; "
-        f"run `tft-trader prices fetch {symbol}`"
+        return _with_source(sample.reset_index(drop=True), "S&P 500 (bundled history)")
+    universe = await market_service.load_bars(
+        session=session, tickers=[], start=start, end=end, columns=("ticker", "trade_date", "adj_close")
     )
+    universe = universe[universe["ticker"] != symbol]
+    equal = equal_weight_index(universe)
+    if _is_current(equal, end):
+        n = universe["ticker"].nunique()
+        # Once per process: a replay asks for the index every retraining, the log needs it once.
+        if symbol not in _EQUAL_WEIGHT_WARNED:
+            _EQUAL_WEIGHT_WARNED.add(symbol)
+            log.warning(
+                "market index: %s has no stored prices up to %s; the market regime uses the equal-weight "
+                "index of the %d stored tickers (fetch %s for the real index)",
+                symbol,
+                end,
+                n,
+                symbol,
+            )
+        return _with_source(equal, f"equal-weight index of {n} stored tickers")
+    raise DataSourceError(
+        f"no market index prices up to {end}: {symbol} is not stored, the bundled S&P 500 ends 2018-12-31 "
+        f"and too few tickers are stored for an equal-weight index; run `tft-trader prices fetch {symbol}`"
+    )
+
+
+def _is_current(index: pd.DataFrame, end: date) -> bool:
+    return not index.empty and index["trade_date"].iloc[-1] >= end - MAX_INDEX_STALENESS
+
+
+def _with_source(index: pd.DataFrame, source: str) -> pd.DataFrame:
+    index.attrs["source"] = source
+    return index
 
 
 async def load_inputs(
@@ -90,7 +122,8 @@ async def load_inputs(
         prices = prices[~prices["ticker"].isin(list(skipped))]
     sentiment = await sentiment_service.load_daily(session=session, tickers=tickers, start=since, end=end)
     market = await market_index(session=session, start=calendar_days_back(since, SMA_LOOKBACK + 20), end=end)
-    return FeatureInputs(prices.reset_index(drop=True), sentiment, market, skipped)
+    source = str(market.attrs.get("source", ""))
+    return FeatureInputs(prices.reset_index(drop=True), sentiment, market, skipped, source)
 
 
 def features_between(inputs: FeatureInputs, start: date, end: date) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from backend.core.settings import RiskSettings, get_settings
 from backend.portfolio.metrics import ClosedTrade
 from backend.risk.schemas import PortfolioState, Position, StopEvent
 from backend.risk.sizing import whole_shares
-from backend.signals.exits import OpenPosition
+from backend.signals.exits import STOP_EXIT_REASONS, OpenPosition
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,8 +407,9 @@ class Ledger:
     ) -> PortfolioState:
         """The portfolio as the risk manager sees it at `as_of` (holdings at their last valid prices).
 
-        `recent_stops` defaults to the ledger's own stop-loss exits up to `as_of`; the cooldown and pause
-        rules pick their windows from it. `peak_equity` defaults to the ledger's high-water mark (a caller
+        `recent_stops` defaults to the ledger's own stop exits (stop-loss and trailing stop alike: both are
+        the market proving the entry wrong) up to `as_of`; the cooldown and pause rules pick their windows
+        from it. `peak_equity` defaults to the ledger's high-water mark (a caller
         that honours a user's kill-switch reset passes its rebased peak); it is never below today's equity.
         """
         if self._last_date is not None and as_of < self._last_date:
@@ -420,7 +421,7 @@ class Ledger:
             recent_stops = [
                 StopEvent(ticker=r.ticker, date=r.exit_date)
                 for r in self._trades
-                if r.trade.exit_reason == "stop_loss" and r.exit_date <= as_of
+                if r.trade.exit_reason in STOP_EXIT_REASONS and r.exit_date <= as_of
             ]
         equity = self.equity
         positions = tuple(

@@ -68,11 +68,14 @@ def evaluate(
 
     reasons: list[str] = []
     messages: list[str] = []
+    notes: list[str] = []
     for rule in rules:
         result = rule.check(candidate, state, settings)
         if not result.passed:
             reasons.append(result.code)
             messages.append(result.message)
+        elif result.message:
+            notes.append(result.message)
     sizing = size_position(candidate, state, settings)
     for code, message in sizing.problems:
         reasons.append(code)
@@ -83,6 +86,7 @@ def evaluate(
         approved=not reasons,
         reasons=reasons,
         messages=messages,
+        notes=notes,
         shares=sizing.shares,
         position_value=sizing.position_value,
         position_pct=sizing.position_pct,

@@ -15,10 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 Signal = Literal["BUY", "HOLD", "SELL"]
 SizeLimit = Literal["risk", "max_position", "cash"]
 
-# Positions whose sector is unknown share one bucket: concentration in names we cannot classify is still
-# concentration, so they are capped together rather than waved through.
-UNKNOWN_SECTOR = "Unknown"
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, allow_inf_nan=False, extra="forbid")
@@ -41,10 +37,6 @@ class Candidate(_Frozen):
     avg_dollar_volume_20d: float | None = Field(default=None, ge=0.0)
     market_above_sma200: bool | None = None
 
-    @property
-    def sector_key(self) -> str:
-        return self.sector or UNKNOWN_SECTOR
-
 
 class Position(_Frozen):
     """An open position. `last_price` (the latest close) values it; without one it is valued at entry."""
@@ -57,10 +49,6 @@ class Position(_Frozen):
     stop_price: float = Field(gt=0.0)
     target_price: float = Field(gt=0.0)
     last_price: float | None = Field(default=None, gt=0.0)
-
-    @property
-    def sector_key(self) -> str:
-        return self.sector or UNKNOWN_SECTOR
 
     @property
     def market_value(self) -> float:
@@ -111,6 +99,7 @@ class Decision(_Frozen):
     approved: bool
     reasons: list[str] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # what passing rules want a user to know
     entry_price: float
     shares: int = 0
     position_value: float = 0.0

@@ -39,6 +39,8 @@ from backend.core.settings import RiskSettings
 
 ExitReason = Literal["target", "stop_loss", "signal_flip", "time_decay", "trailing_stop"]
 EXIT_REASONS: tuple[ExitReason, ...] = ("target", "stop_loss", "signal_flip", "time_decay", "trailing_stop")
+# Exits that count as stop-outs for the risk manager's cooldown and stop pause.
+STOP_EXIT_REASONS: frozenset[ExitReason] = frozenset({"stop_loss", "trailing_stop"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,7 +125,12 @@ def _times(day: date) -> dict[str, Any]:
     return {"generated_at": session_close(day), "expires_at": session_open(next_trading_day(day))}
 
 
-def _context(market: MarketDay, ticker: str, call: dict[str, Any]) -> dict[str, Any]:
+def _context(
+    market: MarketDay, ticker: str, call: dict[str, Any], notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    why = explanation(call)
+    if notes:  # what passing risk rules noted, e.g. an unknown sector left uncapped
+        why["risk_notes"] = list(notes)
     return {
         "rsi": market.value(ticker, "rsi_14"),
         "macd": market.value(ticker, "macd"),
@@ -133,7 +138,7 @@ def _context(market: MarketDay, ticker: str, call: dict[str, Any]) -> dict[str, 
         "sentiment_trend": market.value(ticker, "sentiment_trend"),
         "sector": market.sector(ticker),
         "model_version": call.get("model_version"),
-        "explanation": explanation(call),
+        "explanation": why,
     }
 
 
@@ -170,7 +175,7 @@ def _record(decision: Decision, market: MarketDay, call: dict[str, Any]) -> Sign
         shares=decision.shares,
         reasons=list(decision.reasons),
         messages=list(decision.messages),
-        **_context(market, decision.ticker, call),
+        **_context(market, decision.ticker, call, decision.notes),
         **_times(decision.trade_date),
     )
 

@@ -18,7 +18,7 @@ class MarketRegimeRule(RiskRule):
     def check(self, candidate: Candidate, state: PortfolioState, settings: RiskSettings) -> RuleResult:
         mode = settings.regime_filter
         if mode == "off":
-            return self.passed("regime filter off")
+            return self.passed()
         if candidate.market_above_sma200 is None:
             return self.passed("market regime unknown: filter not applied")
         if candidate.market_above_sma200:

@@ -1,4 +1,9 @@
-"""At most `max_sector_pct` of equity in one sector, counting the new position at its proposed size."""
+"""At most `max_sector_pct` of equity in one sector, counting the new position at its proposed size.
+
+A ticker whose sector is unknown is not capped: lumping every unknown ticker into one "Unknown" sector
+would make an import without sectors look like one concentrated bet and reject most of it. The decision
+notes that the cap did not apply, so a user sees it and can add the sector.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ from backend.risk.sizing import size_position
 
 
 def sector_exposure(state: PortfolioState) -> dict[str, float]:
-    """Market value held per sector (positions without a sector share the "Unknown" bucket)."""
+    """Market value held per known sector (positions without a sector are not counted)."""
     exposure: dict[str, float] = defaultdict(float)
     for position in state.positions:
-        exposure[position.sector_key] += position.market_value
+        if position.sector:
+            exposure[position.sector] += position.market_value
     return dict(exposure)
 
 
@@ -24,7 +30,12 @@ class SectorCapRule(RiskRule):
     def check(self, candidate: Candidate, state: PortfolioState, settings: RiskSettings) -> RuleResult:
         if state.equity <= 0:
             return self.failed("equity is zero: no sector room")
-        sector = candidate.sector_key
+        sector = candidate.sector
+        if not sector:
+            return self.passed(
+                f"{candidate.ticker}'s sector is unknown: "
+                f"the {settings.max_sector_pct:.0%} sector cap was not applied"
+            )
         held = sector_exposure(state).get(sector, 0.0)
         proposed = size_position(candidate, state, settings).position_value
         share = (held + proposed) / state.equity

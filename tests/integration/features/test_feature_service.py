@@ -54,3 +54,23 @@ async def test_market_index_prefers_stored_spy_and_falls_back_to_the_bundled_sp5
     np.testing.assert_allclose(stored["close"].to_numpy(), spy["adj_close"].iloc[:41].to_numpy())
     with pytest.raises(DataSourceError, match="prices fetch SPY"):
         await feature_service.market_index(session=session, start=date(2025, 1, 2), end=date(2025, 3, 3))
+
+
+async def test_market_index_without_spy_after_the_bundled_history_is_the_equal_weight_universe(session):
+    tickers = [f"EW{i}" for i in range(6)]
+    bars = {t: make_bars(t, n=60, start=date(2025, 1, 2), seed=i) for i, t in enumerate(tickers)}
+    for frame in bars.values():
+        await market_service.ingest(session=session, batch=PriceBatch("csv", frame))
+    index = await feature_service.market_index(session=session, start=date(2025, 1, 2), end=date(2025, 3, 3))
+    assert index.attrs["source"] == "equal-weight index of 6 stored tickers"
+    # By hand: the mean of the six tickers' daily returns, chained from 100.
+    closes = pd.DataFrame({t: f.set_index("trade_date")["adj_close"] for t, f in bars.items()})
+    closes = closes[closes.index <= date(2025, 3, 3)]
+    expected = 100.0 * (1.0 + closes.pct_change().iloc[1:].mean(axis=1)).cumprod()
+    assert list(index["trade_date"]) == list(expected.index)
+    np.testing.assert_allclose(index["close"].to_numpy(), expected.to_numpy(), rtol=1e-9)
+
+    inputs = await feature_service.load_inputs(
+        session=session, tickers=[], start=date(2025, 3, 3), end=date(2025, 3, 3)
+    )
+    assert inputs.market_source == "equal-weight index of 6 stored tickers"

@@ -223,3 +223,36 @@ def test_to_state_feeds_the_risk_manager() -> None:
     # An explicit list replaces the derived stops; the kill switch is passed through.
     assert ledger.to_state(D3, kill_switch=True, recent_stops=()).recent_stops == ()
     assert ledger.to_state(D3, kill_switch=True).kill_switch
+
+
+def test_trailing_stop_exits_count_as_stops_for_the_cooldown_and_the_pause() -> None:
+    ledger = Ledger(RISK)
+    for ticker in ("AAA", "BBB", "CCC", "DDD"):
+        ledger.open(ticker, 10, 100.0, D1, 96.0, 108.0, sector="Energy")
+    ledger.mark({"AAA": 101.0, "BBB": 101.0, "CCC": 101.0, "DDD": 101.0}, D1)
+    ledger.close("AAA", 98.0, D2, "trailing_stop")
+    ledger.close("BBB", 96.0, D2, "stop_loss")
+    ledger.close("CCC", 108.0, D2, "target")
+    ledger.close("DDD", 99.0, D2, "time_decay")
+    ledger.mark({}, D2)
+    state = ledger.to_state(D2)
+    assert set(state.recent_stops) == {StopEvent(ticker="AAA", date=D2), StopEvent(ticker="BBB", date=D2)}
+
+    candidate = Candidate(
+        ticker="AAA",
+        trade_date=D2,
+        signal="BUY",
+        confidence=0.9,
+        entry_price=98.0,
+        atr_pct=0.02,
+        sector="Energy",
+        avg_dollar_volume_20d=1e9,
+        market_above_sma200=True,
+    )
+    assert "cooldown_after_stop" in manager.evaluate(candidate, state, RISK).reasons
+    # Two stops plus a third trailing stop reach the pause (3 in 10 sessions).
+    ledger.open("EEE", 10, 100.0, D2, 96.0, 108.0)
+    ledger.close("EEE", 97.0, D3, "trailing_stop")
+    ledger.mark({}, D3)
+    later = candidate.model_copy(update={"ticker": "ZZZ", "trade_date": D3})
+    assert "stop_pause" in manager.evaluate(later, ledger.to_state(D3), RISK).reasons

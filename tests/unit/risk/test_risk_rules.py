@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from backend.risk.manager import evaluate
 from backend.risk.rules import (
     DEFAULT_RULES,
     AlreadyHeldRule,
@@ -154,11 +155,23 @@ def test_sector_cap_counts_the_new_position(make_candidate, make_state, make_pos
     assert SectorCapRule().check(make_candidate(sector="Energy"), over, risk).passed
 
 
-def test_sector_cap_groups_unknown_sectors(make_candidate, make_state, make_position, risk):
-    state = make_state(positions=(make_position(sector=None, shares=150),))  # 15,000 unknown
-    assert sector_exposure(state) == {"Unknown": 15_000.0}
-    result = SectorCapRule().check(make_candidate(sector=None), state, risk)  # 15k + 20k = 35%
-    assert not result.passed
+def test_unknown_sectors_are_not_capped_together_and_the_decision_says_so(
+    make_candidate, make_state, make_position, risk
+):
+    # 25,000 in two unknown-sector names: as one "Unknown" sector, a third (20k) would be 45% and rejected.
+    unknown = (make_position(ticker="AAA", sector=None, shares=150), make_position(ticker="BBB", sector=None))
+    state = make_state(positions=unknown)
+    assert sector_exposure(state) == {}
+    result = SectorCapRule().check(make_candidate(ticker="CCC", sector=None), state, risk)
+    assert result.passed
+    assert "CCC's sector is unknown" in result.message and "30%" in result.message
+
+    decision = evaluate(make_candidate(ticker="CCC", sector=None, confidence=0.95), state, risk)
+    assert decision.approved
+    assert any("sector is unknown" in note for note in decision.notes)
+    # A known sector is still capped, and unknown holdings do not count against it.
+    tech = make_state(positions=(make_position(sector="Technology", last_price=101.0),))
+    assert not SectorCapRule().check(make_candidate(sector="Technology"), tech, risk).passed
     assert SectorCapRule().check(make_candidate(sector="Energy"), state, risk).passed
 
 

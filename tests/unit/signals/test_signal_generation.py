@@ -317,3 +317,14 @@ def test_the_explanation_carries_the_top_contributions() -> None:
     # A rejection without market data keeps its explanation too.
     assert records["ZZZ"].reasons == ["no_market_data"]
     assert records["ZZZ"].explanation["text"] == "BUY with confidence 0.90; top drivers: rsi +0.123"
+
+
+def test_tickers_without_a_sector_are_not_capped_as_one_sector_and_the_signal_says_so() -> None:
+    # Five unknown-sector BUYs at 20% each: one "Unknown" sector would have stopped the second at 30%.
+    rows = {t: row(50.0, "", atr_pct=0.02) for t in ("AAA", "BBB", "CCC", "DDD", "EEE")}
+    book, today = closed_book(rows)
+    report = generate_signals(book, today, calls(*[(t, "BUY", 0.9) for t in rows]))
+    assert sorted(r.ticker for r in report.approved) == ["AAA", "BBB", "CCC", "DDD", "EEE"]
+    assert report.rejected == []
+    notes = report.approved[0].explanation["risk_notes"]
+    assert notes == ["AAA's sector is unknown: the 30% sector cap was not applied"]
