@@ -59,9 +59,12 @@ class PriceDataSettings(BaseModel):
     """Which sessions count as finished, and the data-quality check on every import and fetch."""
 
     # Yahoo's daily bar keeps changing for a while after the close (late prints, the closing auction).
-    settle_minutes: int = Field(default=30, ge=0, description="minutes after a session's close before its bar is final")
-    spike_pct: float = Field(default=0.15, gt=0, description="a one-day move this large that reverts is a spike")
-    glitch_min_tickers: int = Field(default=15, ge=2, description="reverting moves on one day before it is a glitch")
+    settle_minutes: int = Field(
+        default=30, ge=0, description="after a session's close until its bar is final"
+    )
+    spike_pct: float = Field(
+        default=0.15, gt=0, description="a one-day move this large that reverts is a spike"
+    )
 
 
 class RedditSettings(BaseModel):

@@ -211,9 +211,7 @@ def _to_bars(
         days = _trade_dates(one.index)
         ratio = one["splits"].fillna(0.0).to_numpy(float) if "splits" in one else np.zeros(len(one))
         is_split = (ratio > 0) & (ratio != 1.0)
-        splits.append(
-            pd.DataFrame({"ticker": symbol, "ex_date": days[is_split], "ratio": ratio[is_split]})
-        )
+        splits.append(pd.DataFrame({"ticker": symbol, "ex_date": days[is_split], "ratio": ratio[is_split]}))
         if "dividends" in one:
             paid = one["dividends"].fillna(0.0).to_numpy(float)
             dividends.append(

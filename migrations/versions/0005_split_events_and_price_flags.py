@@ -26,7 +26,10 @@ def upgrade() -> None:
         sa.Column("ratio", sa.Float(), nullable=False),
         sa.Column("source", sa.String(length=12), nullable=False),
         sa.Column(
-            "created_at", backend.db.base.UTCDateTime(timezone=True), server_default=sa.func.now(), nullable=False
+            "created_at",
+            backend.db.base.UTCDateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
         ),
         sa.CheckConstraint("ratio > 0", name=op.f("ck_split_events_ratio_positive")),
         sa.CheckConstraint("source IN ('yahoo', 'user')", name=op.f("ck_split_events_source")),
@@ -40,7 +43,10 @@ def upgrade() -> None:
         sa.Column("detail", sa.String(length=200), nullable=False),
         sa.Column("excluded", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column(
-            "created_at", backend.db.base.UTCDateTime(timezone=True), server_default=sa.func.now(), nullable=False
+            "created_at",
+            backend.db.base.UTCDateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
         ),
         sa.CheckConstraint(
             "kind IN ('spike', 'unadjusted_split', 'ohlc_range', 'zero_volume', 'market_glitch', 'manual')",
