@@ -86,7 +86,8 @@ def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) ->
             & (np.abs(r1 + r2) < 0.5 * np.abs(r1))
         )
         distance = np.min([np.abs(np.abs(r1) - np.log(k)) for k in SPLIT_RATIOS], axis=0)
-        split_like = (distance < SPLIT_TOLERANCE) & ~spike & ~np.isnan(r1)
+        after_spike = np.roll(spike, 1) & same.to_numpy()  # the way back from a spike is no split
+        split_like = (distance < SPLIT_TOLERANCE) & ~spike & ~after_spike & ~np.isnan(r1)
     prev = c.shift(1)
     add(spike, "spike", "close " + _fmt(c) + " after " + _fmt(prev) + ", back to " + _fmt(c.shift(-1)))
     implied = pd.Series(np.exp(-r1), index=bars.index)

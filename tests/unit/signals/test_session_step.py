@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from backend.core.calendar import next_trading_day, session_close, session_open, trading_days
