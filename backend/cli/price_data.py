@@ -93,11 +93,8 @@ def prices_check(
     counts = {str(k): int(n) for k, n in flags.groupby("kind").size().items()}
     excluded = int(flags["excluded"].sum())
     console.print(f"{len(flags)} flag(s): {flag_summary(counts)}; {excluded} excluded", highlight=False)
-    console.print(
-        "exclude a bad bar with `tft-trader prices exclude TICKER DATE`; confirm a split with "
-        "`tft-trader prices split TICKER DATE RATIO`",
-        highlight=False,
-    )
+    console.print("exclude a bad bar:  tft-trader prices exclude TICKER DATE...", highlight=False)
+    console.print("confirm a split:    tft-trader prices split TICKER DATE RATIO", highlight=False)
 
 
 def _set_exclusion(ticker: str, dates: list[str], excluded: bool) -> None:

@@ -15,7 +15,7 @@ from backend.market.providers import BAR_FRAME_COLUMNS, PriceBatch
 from backend.market.symbols import TickerInfo
 
 DATA_DIR = Path(__file__).parent / "data"
-PRICES = DATA_DIR / "sp500_2013_2018.csv.xz"
+PRICES = DATA_DIR / "sp500_2013_2018.csv.gz"
 SECTORS = DATA_DIR / "sp500_2013_2018.sectors.csv"
 SOURCE = "sp500_2013_2018"
 ATTRIBUTION = (

@@ -12,7 +12,7 @@ of the returns first, so a declared split is never reported again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 import numpy as np
@@ -26,6 +26,7 @@ from backend.market.models import PriceFlag
 from backend.market.splits import ratio_on_date
 
 FLAG_COLUMNS = ["ticker", "trade_date", "kind", "detail"]
+CHECKED_COLUMNS = ("ticker", "trade_date", "open", "high", "low", "close", "volume")
 # Ratios of real forward and reverse splits (3:2, 5:4, 5:2, ...); a persistent move this size is suspect.
 SPLIT_RATIOS = (1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 25.0, 30.0, 50.0)
 SPLIT_TOLERANCE = 0.03  # in log terms: 3% either side of the ratio
@@ -43,16 +44,16 @@ def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) ->
     bars = bars.sort_values(["ticker", "trade_date"], kind="stable").reset_index(drop=True)
     found: list[pd.DataFrame] = []
 
-    def add(mask: pd.Series | np.ndarray, kind: str, detail: pd.Series) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
+    def add(mask: pd.Series | np.ndarray, kind: str, detail: Callable[[np.ndarray], pd.Series]) -> None:
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if rows.size:  # details are formatted for flagged rows only: most bars have none
             found.append(
                 pd.DataFrame(
                     {
-                        "ticker": bars["ticker"][mask],
-                        "trade_date": bars["trade_date"][mask],
+                        "ticker": bars["ticker"].to_numpy()[rows],
+                        "trade_date": bars["trade_date"].to_numpy()[rows],
                         "kind": kind,
-                        "detail": detail[mask],
+                        "detail": detail(rows).to_numpy(),
                     }
                 )
             )
@@ -63,9 +64,19 @@ def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) ->
     add(
         outside,
         "ohlc_range",
-        "open " + _fmt(o) + " / close " + _fmt(c) + " outside [" + _fmt(lo) + ", " + _fmt(h) + "]",
+        lambda i: (
+            "open "
+            + _fmt(o, i)
+            + " / close "
+            + _fmt(c, i)
+            + " outside ["
+            + _fmt(lo, i)
+            + ", "
+            + _fmt(h, i)
+            + "]"
+        ),
     )
-    add(bars["volume"] == 0, "zero_volume", pd.Series("volume 0", index=bars.index))
+    add(bars["volume"] == 0, "zero_volume", lambda i: pd.Series(["volume 0"] * len(i)))
 
     same = bars["ticker"].eq(bars["ticker"].shift(1))
     same_next = bars["ticker"].eq(bars["ticker"].shift(-1))
@@ -88,21 +99,33 @@ def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) ->
         distance = np.min([np.abs(np.abs(r1) - np.log(k)) for k in SPLIT_RATIOS], axis=0)
         after_spike = np.roll(spike, 1) & same.to_numpy()  # the way back from a spike is no split
         split_like = (distance < SPLIT_TOLERANCE) & ~spike & ~after_spike & ~np.isnan(r1)
-    prev = c.shift(1)
-    add(spike, "spike", "close " + _fmt(c) + " after " + _fmt(prev) + ", back to " + _fmt(c.shift(-1)))
+    prev, nxt = c.shift(1), c.shift(-1)
+    add(
+        spike,
+        "spike",
+        lambda i: "close " + _fmt(c, i) + " after " + _fmt(prev, i) + ", back to " + _fmt(nxt, i),
+    )
     implied = pd.Series(np.exp(-r1), index=bars.index)
     add(
         split_like,
         "unadjusted_split",
-        "close " + _fmt(c) + " after " + _fmt(prev) + ": looks like a " + _ratio(implied) + " split",
+        lambda i: (
+            "close "
+            + _fmt(c, i)
+            + " after "
+            + _fmt(prev, i)
+            + ": looks like a "
+            + _ratio(implied.iloc[i].reset_index(drop=True))
+            + " split"
+        ),
     )
     if not found:
         return pd.DataFrame(columns=FLAG_COLUMNS)
     return pd.concat(found, ignore_index=True)[FLAG_COLUMNS]
 
 
-def _fmt(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: f"{v:,.2f}" if pd.notna(v) else "-")
+def _fmt(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    return pd.Series([f"{v:,.2f}" if pd.notna(v) else "-" for v in values.to_numpy()[rows]])
 
 
 def _ratio(implied: pd.Series) -> pd.Series:

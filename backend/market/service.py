@@ -169,11 +169,12 @@ async def ingest(
         columns=("ticker", "trade_date", *BAR_COLUMNS),
     )
     stored_by_ticker = dict(list(stored.groupby("ticker", sort=False)))
-    events_by_ticker = dict(list(events.groupby("ticker", sort=False)))
     fresh_by_ticker = dict(list(fresh_events.groupby("ticker", sort=False)))
 
     result = IngestResult(new_splits=len(fresh_events))
-    frames, flag_frames, ranges = [], [], {}
+    frames, checked = [], []
+    first_checked: dict[str, date] = {}
+    ranges: dict[str, tuple[date, date]] = {}
     for key, fresh in new.groupby("ticker", sort=True):
         ticker = str(key)
         old = stored_by_ticker.get(ticker, stored.iloc[:0])
@@ -200,14 +201,10 @@ async def ingest(
         frames.append(bars[bars["trade_date"] >= since])
         # Judge the new rows and the stored row before them (a spike needs its neighbours).
         checked_from = int(max(0, np.searchsorted(bars["trade_date"].to_numpy(), since) - 1))
-        checked = bars.iloc[max(0, checked_from - 1) :]
-        found = quality.check_bars(
-            checked, events_by_ticker.get(ticker, events.iloc[:0]), spike_pct=get_settings().prices.spike_pct
-        )
-        first_checked = bars["trade_date"].iloc[checked_from]
-        flag_frames.append(found[found["trade_date"] >= first_checked])
+        checked.append(bars.iloc[max(0, checked_from - 1) :][list(quality.CHECKED_COLUMNS)])
+        first_checked[ticker] = bars["trade_date"].iloc[checked_from]
         if not old.empty:
-            ranges[ticker] = (first_checked, bars["trade_date"].iloc[-1])
+            ranges[ticker] = (first_checked[ticker], bars["trade_date"].iloc[-1])
         if progress:
             progress(1)
     rows = pd.concat(frames, ignore_index=True)
@@ -222,7 +219,11 @@ async def ingest(
         group_by="ticker",
     )
     result.by_group = upserted.by_group
-    flags = pd.concat(flag_frames, ignore_index=True) if flag_frames else pd.DataFrame()
+    # One check over every ticker's window: per-ticker calls cost more in pandas overhead than in work.
+    flags = quality.check_bars(
+        pd.concat(checked, ignore_index=True), events, spike_pct=get_settings().prices.spike_pct
+    )
+    flags = flags[flags["trade_date"].to_numpy() >= flags["ticker"].map(first_checked).to_numpy()]
     await quality.replace_flags(session=session, flags=flags, ranges=ranges)
     if not flags.empty:
         result.flags = {str(k): int(n) for k, n in flags["kind"].value_counts().sort_index().items()}
