@@ -80,7 +80,7 @@ def test_load_history_stores_sectors_prices_indicators_and_flags(fresh_db, tmp_p
     # The real file, cut to three tickers with known quirks (the full load is measured in the README).
     full = pd.read_csv(bundled.PRICES)
     few = full[full["ticker"].isin(["DISCA", "LNT", "CHD"])]
-    small = tmp_path / "few.csv.xz"
+    small = tmp_path / "few.csv.gz"
     few.to_csv(small, index=False)
     monkeypatch.setattr(bundled, "PRICES", small)
     result = runner.invoke(app, ["prices", "load-history"])
