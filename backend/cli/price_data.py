@@ -92,7 +92,8 @@ def prices_check(
     console.print(flags_table(flags))
     counts = {str(k): int(n) for k, n in flags.groupby("kind").size().items()}
     excluded = int(flags["excluded"].sum())
-    console.print(f"{len(flags)} flag(s): {flag_summary(counts)}; {excluded} excluded", highlight=False)
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    console.print(f"{len(flags)} flag(s): {summary}; {excluded} excluded", highlight=False)
     console.print("exclude a bad bar:  tft-trader prices exclude TICKER DATE...", highlight=False)
     console.print("confirm a split:    tft-trader prices split TICKER DATE RATIO", highlight=False)
 

@@ -38,9 +38,7 @@ def test_import_flags_then_check_exclude_include_and_split(fresh_db, tmp_path):
 
     checked = runner.invoke(app, ["prices", "check"], env={"COLUMNS": "80"})
     assert checked.exit_code == 0, checked.output
-    assert (
-        "2 flag(s): 1 one-day spike that reverts, 1 suspected unadjusted split; 0 excluded" in checked.stdout
-    )
+    assert "2 flag(s): 1 spike, 1 unadjusted_split; 0 excluded" in checked.stdout
     assert max(len(line) for line in checked.stdout.splitlines()) <= 80
 
     flags = [
