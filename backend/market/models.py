@@ -97,7 +97,7 @@ class StockPrice(Base):
 
 
 SPLIT_SOURCES = ("yahoo", "user")
-FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "market_glitch", "manual")
+FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "manual")
 
 
 class SplitEvent(Base):

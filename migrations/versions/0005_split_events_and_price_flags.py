@@ -49,7 +49,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "kind IN ('spike', 'unadjusted_split', 'ohlc_range', 'zero_volume', 'market_glitch', 'manual')",
+            "kind IN ('spike', 'unadjusted_split', 'ohlc_range', 'zero_volume', 'manual')",
             name=op.f("ck_price_flags_kind"),
         ),
         sa.PrimaryKeyConstraint("ticker", "trade_date", "kind", name=op.f("pk_price_flags")),
