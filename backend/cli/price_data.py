@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from backend.cli.common import console, err, fail, parse_date, progress_bar, run
 from backend.cli.market import prices_app
@@ -55,7 +56,8 @@ def flags_table(flags: pd.DataFrame) -> Table:
     for ticker, day, kind, detail, excluded in flags[
         ["ticker", "trade_date", "kind", "detail", "excluded"]
     ].itertuples(index=False):
-        table.add_row(str(ticker), day.isoformat(), str(kind), "yes" if excluded else "", str(detail))
+        # Text, not markup: details hold "[low, high]" ranges that rich would read as tags.
+        table.add_row(str(ticker), day.isoformat(), str(kind), "yes" if excluded else "", Text(str(detail)))
     return table
 
 
@@ -69,16 +71,21 @@ def prices_check(
         str | None, typer.Option(help="Comma-separated, e.g. AAPL,MSFT (default: all).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per flag, on stdout.")] = False,
+    rerun: Annotated[
+        bool, typer.Option(help="Check the whole stored history again first (e.g. after PRICES__SPIKE_PCT).")
+    ] = False,
 ) -> None:
-    """Re-run the data-quality check over stored prices and list the flags (spikes that revert, unadjusted
-    splits, open/close outside the day's range, zero volume); `prices exclude` drops a bad bar."""
+    """List the data-quality flags (spikes that revert, unadjusted splits, open/close outside the day's
+    range, zero volume) that every import and fetch stores; `prices exclude` drops a bad bar."""
     symbols = normalize_symbols(tickers.split(",")) if tickers else []
 
     async def flow() -> pd.DataFrame:
-        from backend.market import curation
+        from backend.market import curation, quality
 
         async with transaction() as session:
-            return await curation.run_check(session=session, tickers=symbols)
+            if rerun:
+                return await curation.run_check(session=session, tickers=symbols)
+            return await quality.list_flags(session=session, tickers=symbols)
 
     flags = run(flow)
     if as_json:
@@ -165,10 +172,7 @@ def prices_load_history() -> None:
     async def flow() -> market_service.IngestResult:
         with progress_bar("505-stock history: indicators + upsert", n) as advance:
             async with transaction() as session:
-                await market_service.seed_universe(session=session, infos=bundled.ticker_infos())
-                return await market_service.ingest(
-                    session=session, batch=batch, ticker_source="sample", progress=advance
-                )
+                return await bundled.load_history(session=session, batch=batch, progress=advance)
 
     result = run(flow)
     total = result.totals()
@@ -178,7 +182,9 @@ def prices_load_history() -> None:
     )
     if result.flags:
         console.print(
-            f"data quality: {flag_summary(result.flags)} (see `tft-trader prices check`)", highlight=False
+            f"data quality: {flag_summary(result.flags)} (see `tft-trader prices check`)",
+            highlight=False,
+            markup=False,
         )
     err.print(f"[dim]{bundled.ATTRIBUTION}[/dim]", highlight=False)
 

@@ -36,7 +36,7 @@ def test_import_flags_then_check_exclude_include_and_split(fresh_db, tmp_path):
     assert imported.exit_code == 0, imported.output
     assert "data quality: 1 spike, 1 unadjusted_split" in imported.stdout
 
-    checked = runner.invoke(app, ["prices", "check"], env={"COLUMNS": "80"})
+    checked = runner.invoke(app, ["prices", "check", "--rerun"], env={"COLUMNS": "80"})
     assert checked.exit_code == 0, checked.output
     assert "2 flag(s): 1 spike, 1 unadjusted_split; 0 excluded" in checked.stdout
     assert max(len(line) for line in checked.stdout.splitlines()) <= 80
