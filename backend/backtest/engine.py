@@ -33,7 +33,7 @@ from backend.ml.members.base import CLASS_NAMES, INDEX_NAMES
 from backend.ml.service import prediction_frame
 from backend.portfolio.book import PaperBook
 from backend.signals.generate import generate_signals
-from backend.signals.market import MarketDay, split_ratios
+from backend.signals.market import MarketDay
 from backend.signals.monitor import run_session
 
 log = logging.getLogger(__name__)
@@ -178,10 +178,9 @@ def buy_and_hold(prices: pd.DataFrame, sessions: Sequence[date], risk: RiskSetti
     fill = first * (1.0 + risk.slippage_bps / 10_000.0)
     shares = np.floor((budget - risk.commission_per_trade) / fill).clip(lower=0)
     cash = capital - float((shares * fill).sum()) - risk.commission_per_trade * int((shares > 0).sum())
-    # Shares multiply on a split (the price halves, the holding does not); fractions are kept here.
-    ordered = prices.sort_values(["ticker", "trade_date"], kind="stable")
-    ratios = ordered.assign(split_ratio=split_ratios(ordered).to_numpy())
-    ratios = ratios[ratios["trade_date"].isin(list(sessions))]
+    # Shares multiply on a split (the price halves, the holding does not); fractions are kept here. The
+    # ratio comes from the split events (`split_ratio`, as `market.service.load_usable_bars` sets it).
+    ratios = window.assign(split_ratio=window.get("split_ratio", 1.0))
     growth = ratios.pivot(index="trade_date", columns="ticker", values="split_ratio").reindex(list(sessions))
     growth = growth.fillna(1.0)
     growth.iloc[0] = 1.0  # bought at the first open, after any split of that day

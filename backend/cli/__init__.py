@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from backend.cli import price_data  # noqa: F401  (registers prices check/exclude/include/split/load-history)
 from backend.cli.common import console, safe_url
 from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_app, tickers_seed
 from backend.cli.ml import check_app, models_app

@@ -85,6 +85,18 @@ def _report(batch: PriceBatch, result: UpsertResult) -> None:
         err.print(f"[yellow]{len(batch.rejected)} row(s) rejected:[/yellow]")
         for p in batch.rejected:
             err.print(f"  line {p.line}: {p.message}", highlight=False, markup=False)
+    if isinstance(result, market_service.IngestResult):
+        for ticker, how in sorted(result.rescaled.items()):
+            console.print(f"{ticker}: stored history re-based to the provider's new scale ({how})")
+        if not batch.splits.empty:
+            listed = ", ".join(
+                f"{t} {r:g}:1 on {d}"
+                for t, d, r in batch.splits[["ticker", "ex_date", "ratio"]].itertuples(index=False)
+            )
+            console.print(f"splits: {listed}", highlight=False)
+        if result.flags:
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.flags.items()))
+            console.print(f"data quality: {counts}; see `tft-trader prices check`", highlight=False)
 
 
 @prices_app.command("import")
@@ -106,7 +118,9 @@ def prices_import(
 def prices_fetch(
     tickers: Annotated[list[str], typer.Argument(help="Symbols, e.g. AAPL MSFT BRK.B")],
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default 5 years ago.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD); default today.")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last date (YYYY-MM-DD); default and cap: the last settled session.")
+    ] = None,
 ) -> None:
     """Download daily bars from Yahoo Finance and store them with indicators."""
     try:

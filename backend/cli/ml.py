@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from backend.cli.common import console, err, fail, parse_date, progress_bar, run
-from backend.core.calendar import last_completed_session
 from backend.db.engine import transaction
 from backend.market import service as market_service
 from backend.market.symbols import normalize_symbols
@@ -22,7 +21,9 @@ models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 check_app = typer.Typer(help="Bias checks.", no_args_is_help=True)
 
 TickersOpt = Annotated[str | None, typer.Option("--tickers", help="Comma-separated, e.g. AAPL,MSFT.")]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Trading date (default: newest stored bar).")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Trading date (default: newest settled session).")
+]
 METRIC_KEYS = ("accuracy", "macro_f1", "buy_precision", "log_loss", "brier", "ece", "buy_share")
 
 
@@ -35,8 +36,7 @@ async def _as_of(value: str | None) -> date:
     if parsed is not None:
         return parsed
     async with transaction() as session:
-        newest = await market_service.newest_date(session=session)
-    return newest or last_completed_session()
+        return await market_service.default_as_of(session=session)
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:

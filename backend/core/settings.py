@@ -55,6 +55,18 @@ class MarketSettings(BaseModel):
     yahoo_timeout_seconds: float = 30.0
 
 
+class PriceDataSettings(BaseModel):
+    """Which sessions count as finished, and the data-quality check on every import and fetch."""
+
+    # Yahoo's daily bar keeps changing for a while after the close (late prints, the closing auction).
+    settle_minutes: int = Field(
+        default=30, ge=0, description="after a session's close until its bar is final"
+    )
+    spike_pct: float = Field(
+        default=0.15, gt=0, description="a one-day move this large that reverts is a spike"
+    )
+
+
 class RedditSettings(BaseModel):
     """Reddit API (an OAuth "script" app, read-only). Secrets only from the environment."""
 
@@ -169,6 +181,7 @@ class Settings(BaseSettings):
     sql_echo: bool = False
 
     market: MarketSettings = MarketSettings()
+    prices: PriceDataSettings = PriceDataSettings()
     reddit: RedditSettings = RedditSettings()
     sentiment: SentimentSettings = SentimentSettings()
     features: FeatureSettings = FeatureSettings()

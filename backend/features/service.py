@@ -109,7 +109,8 @@ async def load_inputs(
     Tickers with fewer stored bars than `min_history_rows()` by `end` are skipped with the reason.
     """
     since = calendar_days_back(start, FEATURE_LOOKBACK_SESSIONS)
-    prices = await market_service.load_bars(session=session, tickers=tickers, start=since, end=end)
+    # Excluded bars (price_flags) are left out; `split_ratio` from the split events rides along.
+    prices = await market_service.load_usable_bars(session=session, tickers=tickers, start=since, end=end)
     counts = await market_service.bar_counts(session=session, tickers=tickers, end=end)
     need = min_history_rows()
     skipped = {

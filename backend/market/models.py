@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     Index,
     String,
+    false,
     func,
     true,
 )
@@ -93,3 +94,43 @@ class StockPrice(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
+
+
+SPLIT_SOURCES = ("yahoo", "user")
+FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "manual")
+
+
+class SplitEvent(Base):
+    """A stock split effective at the open of `ex_date`: `ratio` new shares per old one (4.0 for 4:1,
+    0.1 for a 1:10 reverse split). Stored prices are as traded, so the close drops by `ratio` that day;
+    these events, not jumps in the prices, drive every split adjustment (indicators, holdings, backtests).
+    """
+
+    __tablename__ = "split_events"
+    __table_args__ = (
+        CheckConstraint("ratio > 0", name="ratio_positive"),
+        CheckConstraint(f"source IN {SPLIT_SOURCES!r}", name="source"),
+    )
+
+    ticker: Mapped[str] = mapped_column(String(10), primary_key=True)
+    ex_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    ratio: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class PriceFlag(Base):
+    """A data-quality finding on one stored bar; `excluded` bars are left out of indicators and features."""
+
+    __tablename__ = "price_flags"
+    __table_args__ = (
+        Index("ix_price_flags_trade_date", "trade_date"),
+        CheckConstraint(f"kind IN {FLAG_KINDS!r}", name="kind"),
+    )
+
+    ticker: Mapped[str] = mapped_column(String(10), primary_key=True)
+    trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    detail: Mapped[str] = mapped_column(String(200))
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.calendar import calendar_days_back
+from backend.core.calendar import calendar_days_back, last_settled_session
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.timeseries import ticker_range
 from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert, frame_records
+from backend.market import quality, splits
 from backend.market.indicators import compute_indicators
 from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker
 from backend.market.providers import PriceBatch
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 PRICE_COLUMNS = ("ticker", "trade_date", *BAR_COLUMNS, *INDICATOR_COLUMNS, "source")
 Progress = Callable[[int], None]
+# Providers that re-base their whole history after each split and dividend (so overlaps reveal it).
+REBASING_SOURCES = frozenset({"yahoo"})
 
 
 async def seed_universe(*, session: AsyncSession, infos: Iterable[TickerInfo] | None = None) -> int:
@@ -120,26 +124,42 @@ async def bar_counts(
     return {ticker: int(n) for ticker, n in (await session.execute(query)).all()}
 
 
+@dataclass
+class IngestResult(UpsertResult):
+    """Upsert counts per ticker, plus what the data-quality check and the split handling did."""
+
+    flags: dict[str, int] = field(default_factory=dict)  # new or still-present flags by kind
+    new_splits: int = 0
+    rescaled: dict[str, str] = field(default_factory=dict)  # ticker -> how its stored history moved
+
+
 async def ingest(
     *,
     session: AsyncSession,
     batch: PriceBatch,
     ticker_source: str = "import",
     progress: Progress | None = None,
-) -> UpsertResult:
+) -> IngestResult:
     """Store a provider's bars with indicators; idempotent by (ticker, trade_date).
 
-    Stored bars before each ticker's earliest new bar supply the indicator lookback (so SMA 200 and the
-    EMAs are right for an incremental day), and stored bars after it are recomputed, since a corrected
-    bar changes the indicators of every later day.
+    Split events in the batch are recorded first. Stored bars before each ticker's earliest new bar
+    supply the indicator lookback (so SMA 200 and the EMAs are right for an incremental day), and stored
+    bars after it are recomputed, since a corrected bar changes the indicators of every later day. When a
+    Yahoo fetch shows its history was re-based (a new split or dividend), the ticker's whole stored
+    history is brought onto the new scale and recomputed in the same transaction, so two price scales are
+    never joined. Every stored range is then run through the data-quality check.
 
     Returns:
-        Inserted / updated / unchanged counts per ticker.
+        Inserted / updated / unchanged counts per ticker, flags by kind, rescaled tickers.
     """
     new = batch.bars
     if new.empty:
-        return UpsertResult()
+        return IngestResult()
     await ensure_tickers(session=session, symbols=new["ticker"].unique(), source=ticker_source)
+    fresh_events = await splits.record_splits(session=session, splits=batch.splits, source=batch.source)
+    tickers = sorted(new["ticker"].unique())
+    events = await splits.load_splits(session=session, tickers=tickers)
+    excluded = await quality.excluded_days(session=session, tickers=tickers)
     lookback = get_settings().market.indicator_lookback_bars
     first_new = new.groupby("ticker")["trade_date"].min()
     stored = await load_bars(
@@ -149,26 +169,48 @@ async def ingest(
         columns=("ticker", "trade_date", *BAR_COLUMNS),
     )
     stored_by_ticker = dict(list(stored.groupby("ticker", sort=False)))
+    fresh_by_ticker = dict(list(fresh_events.groupby("ticker", sort=False)))
 
-    frames = []
-    for ticker, fresh in new.groupby("ticker", sort=True):
+    result = IngestResult(new_splits=len(fresh_events))
+    frames, checked = [], []
+    first_checked: dict[str, date] = {}
+    ranges: dict[str, tuple[date, date]] = {}
+    for key, fresh in new.groupby("ticker", sort=True):
+        ticker = str(key)
         old = stored_by_ticker.get(ticker, stored.iloc[:0])
+        since = first_new[ticker]
+        if batch.source in REBASING_SOURCES and not old.empty:
+            rescale = splits.detect_rescale(old, fresh, fresh_by_ticker.get(ticker, fresh_events.iloc[:0]))
+            if rescale.needed:
+                # The whole stored history moves, not just the lookback: load it all and rewrite it all.
+                full = await load_bars(
+                    session=session, tickers=[ticker], columns=("ticker", "trade_date", *BAR_COLUMNS)
+                )
+                old = rescale.apply(full[~full["trade_date"].isin(set(fresh["trade_date"]))])
+                since = old["trade_date"].min()
+                result.rescaled[ticker] = rescale.describe()
+                log.info("%s: stored history re-based to the fresh fetch (%s)", ticker, rescale.describe())
         bars = (
             pd.concat([old, fresh], ignore_index=True)
             .drop_duplicates(subset="trade_date", keep="last")  # the new bar wins
             .sort_values("trade_date", ignore_index=True)
         )
-        since = first_new[ticker]
         start_at = max(0, int(np.searchsorted(bars["trade_date"].to_numpy(), since)) - lookback)
         bars = bars.iloc[start_at:].reset_index(drop=True)
-        bars[list(INDICATOR_COLUMNS)] = compute_indicators(bars)
+        bars[list(INDICATOR_COLUMNS)] = indicators_without(bars, excluded)
         frames.append(bars[bars["trade_date"] >= since])
+        # Judge the new rows and the stored row before them (a spike needs its neighbours).
+        checked_from = int(max(0, np.searchsorted(bars["trade_date"].to_numpy(), since) - 1))
+        checked.append(bars.iloc[max(0, checked_from - 1) :][list(quality.CHECKED_COLUMNS)])
+        first_checked[ticker] = bars["trade_date"].iloc[checked_from]
+        if not old.empty:
+            ranges[ticker] = (first_checked[ticker], bars["trade_date"].iloc[-1])
         if progress:
             progress(1)
     rows = pd.concat(frames, ignore_index=True)
     rows["source"] = batch.source
     rows["volume"] = rows["volume"].astype("int64")
-    return await bulk_upsert(
+    upserted = await bulk_upsert(
         session=session,
         table=table_of(StockPrice),
         columns=PRICE_COLUMNS,
@@ -176,3 +218,73 @@ async def ingest(
         key=("ticker", "trade_date"),
         group_by="ticker",
     )
+    result.by_group = upserted.by_group
+    # One check over every ticker's window: per-ticker calls cost more in pandas overhead than in work.
+    flags = quality.check_bars(
+        pd.concat(checked, ignore_index=True), events, spike_pct=get_settings().prices.spike_pct
+    )
+    flags = flags[flags["trade_date"].to_numpy() >= flags["ticker"].map(first_checked).to_numpy()]
+    await quality.replace_flags(session=session, flags=flags, ranges=ranges)
+    if not flags.empty:
+        result.flags = {str(k): int(n) for k, n in flags["kind"].value_counts().sort_index().items()}
+    return result
+
+
+def indicators_without(bars: pd.DataFrame, excluded: set[tuple[str, date]]) -> pd.DataFrame:
+    """Indicators of one ticker's bars computed without the excluded rows (which get none)."""
+    if not excluded:
+        return compute_indicators(bars)
+    keep = np.array([(t, d) not in excluded for t, d in zip(bars["ticker"], bars["trade_date"], strict=True)])
+    out = pd.DataFrame(np.nan, index=bars.index, columns=list(INDICATOR_COLUMNS))
+    if keep.any():
+        out.loc[keep] = compute_indicators(bars[keep].reset_index(drop=True)).to_numpy()
+    return out
+
+
+async def rewrite_history(
+    *, session: AsyncSession, ticker: str, transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+) -> UpsertResult:
+    """Reload one ticker's stored bars, optionally transform them, recompute every indicator (without the
+    excluded rows) and store the result: after a declared split, an exclusion or an inclusion."""
+    bars = await load_bars(
+        session=session, tickers=[ticker], columns=("ticker", "trade_date", *BAR_COLUMNS, "source")
+    )
+    if bars.empty:
+        return UpsertResult()
+    if transform is not None:
+        bars = transform(bars)
+    excluded = await quality.excluded_days(session=session, tickers=[ticker])
+    bars[list(INDICATOR_COLUMNS)] = indicators_without(bars, excluded)
+    return await bulk_upsert(
+        session=session,
+        table=table_of(StockPrice),
+        columns=PRICE_COLUMNS,
+        rows=frame_records(bars, PRICE_COLUMNS),
+        key=("ticker", "trade_date"),
+        group_by="ticker",
+    )
+
+
+async def load_usable_bars(
+    *, session: AsyncSession, tickers: Sequence[str], start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """`load_bars` for features, training and the paper book: the bars the user excluded are left out,
+    and `split_ratio` says which rows a split took effect on (from the split events, 1.0 elsewhere)."""
+    bars = await load_bars(session=session, tickers=tickers, start=start, end=end)
+    excluded = await quality.excluded_days(session=session, tickers=tickers)
+    if excluded and not bars.empty:
+        drop = [(t, d) in excluded for t, d in zip(bars["ticker"], bars["trade_date"], strict=True)]
+        bars = bars[~np.array(drop)].reset_index(drop=True)
+    events = await splits.load_splits(session=session, tickers=tickers)
+    bars["split_ratio"] = splits.ratio_on_date(bars, events).to_numpy()
+    return bars
+
+
+async def default_as_of(*, session: AsyncSession, now: datetime | None = None) -> date:
+    """The date `train`, `predict`, `check` and the pipeline work on when none is given: the newest stored
+    session, never one that has not closed and settled (`PRICES__SETTLE_MINUTES` after the close)."""
+    settled = last_settled_session(now)
+    newest = await session.scalar(
+        select(func.max(StockPrice.trade_date)).where(StockPrice.trade_date <= settled)
+    )
+    return newest or settled
