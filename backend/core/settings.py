@@ -55,6 +55,17 @@ class MarketSettings(BaseModel):
     yahoo_timeout_seconds: float = 30.0
 
 
+class UniverseSettings(BaseModel):
+    """`tickers refresh`: the exchanges' published symbol directories (NASDAQ Trader)."""
+
+    nasdaq_listed_url: str = "https://www.nasdaqtrader.com/dynamic/SymDir/nasdaqlisted.txt"
+    other_listed_url: str = "https://www.nasdaqtrader.com/dynamic/SymDir/otherlisted.txt"
+    timeout_seconds: float = 30.0
+    # A refresh that would deactivate more than this share of the active universe is refused: a truncated
+    # or wrong file must not delist half the market.
+    max_deactivate_share: float = Field(default=0.1, gt=0.0, le=1.0)
+
+
 class RedditSettings(BaseModel):
     """Reddit API (an OAuth "script" app, read-only). Secrets only from the environment."""
 
@@ -169,6 +180,7 @@ class Settings(BaseSettings):
     sql_echo: bool = False
 
     market: MarketSettings = MarketSettings()
+    universe: UniverseSettings = UniverseSettings()
     reddit: RedditSettings = RedditSettings()
     sentiment: SentimentSettings = SentimentSettings()
     features: FeatureSettings = FeatureSettings()

@@ -60,10 +60,10 @@ class StoreResult:
 
 
 async def known_tickers(*, session: AsyncSession) -> frozenset[str]:
-    """Symbols mentions are validated against; seeds the S&P 500 / NASDAQ-100 universe when empty."""
+    """Symbols mentions are validated against; seeds the bundled US universe when empty."""
     known = await market_service.known_symbols(session=session)
     if not known:
-        log.info("no tickers in the database yet: seeding the S&P 500 / NASDAQ-100 universe")
+        log.info("no tickers in the database yet: seeding the bundled US universe")
         await market_service.seed_universe(session=session)
         known = await market_service.known_symbols(session=session)
     return frozenset(known)
