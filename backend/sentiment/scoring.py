@@ -73,7 +73,9 @@ _PLACEHOLDERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
 # Emoji may carry a variation selector or a skin tone; the rewrite pattern accepts either after each one.
 _EMOJI_MODIFIERS = "[\ufe0f\U0001f3fb-\U0001f3ff]?"
 _STRIP_FROM_TERMS = dict.fromkeys(map(ord, "\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"))
-_POSITION_TAIL = r"(?:[ \t]+(?:more|some|a few|the|\d[\d,.]*k?|[a-z]{1,5})){0,3}[ \t]+(?:shares|calls|leaps|puts)\b"
+_POSITION_TAIL = (
+    r"(?:[ \t]+(?:more|some|a few|the|\d[\d,.]*k?|[a-z]{1,5})){0,3}[ \t]+(?:shares|calls|leaps|puts)\b"
+)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _SEPARATORS = re.compile(r"[\s\-]+")
 _PLAIN_WORD = re.compile(r"[a-z0-9']+")
