@@ -56,9 +56,6 @@ QUESTION_DAMPING = 0.1
 TITLE_WEIGHT = 0.5
 TITLE_MIN_POLARITY = 0.05
 TITLE_MAX_CHARS = 300
-# A post whose title is a question asks for views more than it states one; its score is scaled by this
-# (the title itself is already damped as a one-sentence question).
-ASKING_POST_DAMPING = 0.5
 
 # Signed percentages are rewritten to these tokens; lexicon.csv scores them like words.
 PCT_UP_TOKEN = "pctup"
@@ -309,7 +306,8 @@ class SentimentScorer:
                 whole = self._score_text(text)
                 head = self._score_text(title)
                 if title.rstrip().endswith("?"):
-                    whole *= ASKING_POST_DAMPING  # "Should I buy GME or AMC?" asks for views
+                    # "Should I buy GME or AMC?" asks for views: damped like a one-sentence question.
+                    whole *= QUESTION_DAMPING
                 if abs(head) >= TITLE_MIN_POLARITY:
                     return TITLE_WEIGHT * head + (1 - TITLE_WEIGHT) * whole
                 return whole
