@@ -86,7 +86,7 @@ def _float(text: str) -> float | None:
 def read_listing(path: Path = LISTING_PATH) -> tuple[list[TickerInfo], int]:
     """Shares from the bundled screener listing, and how many rows were skipped (not a share)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
         return parse_listing(f)
 
 
@@ -121,7 +121,7 @@ def read_etfs(path: Path = ETFS_PATH) -> list[TickerInfo]:
 
 
 def _etf_rows(f: io.TextIOBase | Iterable[str]) -> Iterator[TickerInfo]:
-    for row in csv.DictReader(f):  # type: ignore[arg-type]
+    for row in csv.DictReader(f):
         raw = row["symbol"].strip()
         if not raw or raw.startswith("#"):
             continue

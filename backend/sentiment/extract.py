@@ -148,7 +148,7 @@ def _lower_pattern(word: str) -> re.Pattern[str]:
     return re.compile(_LOWER_AT.format(word))
 
 
-def _lower_mentions(text: str, words: set[str], known: TickerIndex) -> set[str]:
+def _lower_mentions(text: str, words: Collection[str], known: TickerIndex) -> set[str]:
     """Symbols among lower-case candidate `words` that count where they stand (not in links)."""
     links = [m.span() for m in _URL.finditer(text)]
     out: set[str] = set()
