@@ -11,7 +11,8 @@ SNOW, KEY, GL...). Each symbol gets one of four levels, decided once per univers
 * **lower** - shout-safe symbols of listed companies worth >= $1B or curated ETFs also count in lower case
   ("bought more gme", "tqqq"): small caps in lower case are more often typos and names than tickers;
 * everything else - English words (Zipf >= 4, e.g. CAT, SNOW, GOLD), the slang/jargon blacklist (YOLO, DD,
-  CEO, IMO, ATH...), single letters and most two-letter symbols (GL, UI, TD) - counts only with `$` or
+  CEO, IMO, ATH...), single letters and listed two-letter symbols (GL, UI, TD; a two-letter symbol the
+  user added, e.g. FB from the sample data, counts bare) - counts only with `$` or
   in an unambiguous context: `ALL calls`, `SNOW 180c`, `bought ON`, `CAT to $400` (see extract.py).
 
 A short allow-list keeps word-like symbols that trading forums use bare for the company (SPY, HOOD, ARM,
@@ -105,7 +106,9 @@ class TickerIndex:
             if symbol in WORD_TICKERS:
                 bare.add(symbol)
                 continue
-            if zipf >= ENGLISH_ZIPF or len(base) == 2:
+            # Two letters are mostly abbreviations (GL, UI, TD); a symbol the user added themselves
+            # (watchlist, sample data: no asset type) is taken at their word.
+            if zipf >= ENGLISH_ZIPF or (len(base) == 2 and kind is not None):
                 continue
             bare.add(symbol)
             if zipf < NON_WORD_ZIPF:
