@@ -226,7 +226,7 @@ class SentimentScorer:
             # direction is the instrument's (puts bet on a fall); the count or ticker in between is skipped.
             *(
                 head[0] + rf"(?<![\w$]{head[0]}){head[1:]}" + _POSITION_TAIL
-                for head in ("bought", "buying", "buy", "loaded", "loading", "added", "adding", "grabbed")
+                for head in ("b(?:ought|uying|uy)", "load(?:ed|ing)", "add(?:ed|ing)", "grabbed")
             ),
             # "up 300%" / "down 40%": the same verdict as a signed percentage.
             r"u(?<![\w$]u)p[ \t]+\d+(?:\.\d+)?%",
