@@ -47,13 +47,64 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 
 @tickers_app.command("seed")
 def tickers_seed() -> None:
-    """Load S&P 500 and NASDAQ-100 names with sectors (offline data from pytickersymbols)."""
+    """Load the bundled US listing (NASDAQ, NYSE, NYSE American; 2026-08-22) and widely traded ETFs."""
+    from backend.market.universe import bundled_universe
 
-    async def flow() -> int:
+    infos, skipped = bundled_universe()
+
+    async def flow() -> market_service.SeedResult:
+        with progress_bar("tickers", len(infos)) as advance:
+            async with transaction() as session:
+                return await market_service.seed_universe(session=session, infos=infos, progress=advance)
+
+    result = run(flow)
+    etfs = sum(t.asset_type == "etf" for t in infos)
+    console.print(
+        f"seeded {result.total:,} tickers ({len(infos) - etfs:,} stocks, {etfs} ETFs): "
+        f"{result.inserted:,} new, {result.updated:,} already known (refreshed); "
+        f"{skipped:,} warrants/units/rights/preferreds skipped"
+    )
+
+
+@tickers_app.command("refresh")
+def tickers_refresh(
+    nasdaq_file: Annotated[
+        Path | None, typer.Option(help="A downloaded nasdaqlisted.txt instead of fetching it.")
+    ] = None,
+    other_file: Annotated[
+        Path | None, typer.Option(help="A downloaded otherlisted.txt instead of fetching it.")
+    ] = None,
+) -> None:
+    """Update the universe from the exchanges' symbol directories (NASDAQ Trader); delisted -> inactive."""
+    from backend.market import directory
+
+    try:
+        if (nasdaq_file is None) != (other_file is None):
+            raise typer.BadParameter("give both --nasdaq-file and --other-file, or neither")
+        if nasdaq_file is not None and other_file is not None:
+            texts = []
+            for path in (nasdaq_file, other_file):
+                try:
+                    texts.append(path.read_text(encoding="utf-8", errors="replace"))
+                except OSError as exc:
+                    raise fail(f"{path}: {exc.strerror}") from None
+            found = directory.parse_directories(*texts)
+        else:
+            found = directory.fetch_directories()
+    except TFTError as exc:
+        raise fail(exc) from None
+
+    async def flow() -> market_service.RefreshResult:
         async with transaction() as session:
-            return await market_service.seed_universe(session=session)
+            return await market_service.refresh_universe(session=session, listings=found.listings)
 
-    console.print(f"seeded {run(flow)} tickers")
+    result = run(flow)
+    shown = ", ".join(result.deactivated[:10]) + (" ..." if len(result.deactivated) > 10 else "")
+    console.print(
+        f"refreshed from the directories of {found.created_at:%Y-%m-%d %H:%M} ET: {result.listed:,} listed, "
+        f"{len(result.added):,} added, {len(result.reactivated):,} re-activated, "
+        f"{len(result.deactivated):,} marked inactive" + (f" ({shown})" if shown else "")
+    )
 
 
 # --- prices ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from backend.market.providers import SampleProvider
 from backend.pipeline import reddit as reddit_pipeline
 from backend.sentiment import sample_feed
 from backend.sentiment import service as sentiment_service
-from backend.sentiment.extract import extract_tickers
+from backend.sentiment.extract import TickerIndex, extract_tickers
 from backend.sentiment.reddit import RedditClient
 
 reddit_app = typer.Typer(help="Reddit scraping.", no_args_is_help=True)
@@ -121,7 +121,7 @@ def sentiment_analyze(
     if get_settings().is_sqlite:
         migrate.upgrade()  # the embedded database manages its own schema
 
-    async def flow() -> frozenset[str]:
+    async def flow() -> TickerIndex:
         async with transaction() as session:
             return await sentiment_service.known_tickers(session=session)
 

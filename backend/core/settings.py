@@ -65,6 +65,15 @@ class PriceDataSettings(BaseModel):
     spike_pct: float = Field(
         default=0.15, gt=0, description="a one-day move this large that reverts is a spike"
     )
+class UniverseSettings(BaseModel):
+    """`tickers refresh`: the exchanges' published symbol directories (NASDAQ Trader)."""
+
+    nasdaq_listed_url: str = "https://www.nasdaqtrader.com/dynamic/SymDir/nasdaqlisted.txt"
+    other_listed_url: str = "https://www.nasdaqtrader.com/dynamic/SymDir/otherlisted.txt"
+    timeout_seconds: float = 30.0
+    # A refresh that would deactivate more than this share of the active universe is refused: a truncated
+    # or wrong file must not delist half the market.
+    max_deactivate_share: float = Field(default=0.1, gt=0.0, le=1.0)
 
 
 class RedditSettings(BaseModel):
@@ -182,6 +191,7 @@ class Settings(BaseSettings):
 
     market: MarketSettings = MarketSettings()
     prices: PriceDataSettings = PriceDataSettings()
+    universe: UniverseSettings = UniverseSettings()
     reddit: RedditSettings = RedditSettings()
     sentiment: SentimentSettings = SentimentSettings()
     features: FeatureSettings = FeatureSettings()

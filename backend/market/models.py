@@ -21,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db.base import Base, TimestampMixin, UTCDateTime
 
 TICKER_SOURCES = ("seed", "sample", "watchlist", "trending", "import")
+# What a symbol is: a share (common stock, ADR, class share) or an exchange-traded fund. Warrants, units,
+# rights and preferreds are left out of the universe: they are not what a post or a watchlist means.
+ASSET_TYPES = ("stock", "etf")
 INDICATOR_COLUMNS = (
     "rsi_14",
     "macd",
@@ -42,13 +45,20 @@ class Ticker(TimestampMixin, Base):
     """A symbol the system knows: seeded index members, the user's watchlist, Reddit's trending names."""
 
     __tablename__ = "tickers"
-    __table_args__ = (CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),)
+    __table_args__ = (
+        CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),
+        CheckConstraint(f"asset_type IN {ASSET_TYPES!r}", name="asset_type"),
+    )
 
     symbol: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     sector: Mapped[str | None] = mapped_column(String(80))
     industry: Mapped[str | None] = mapped_column(String(200))
     exchange: Mapped[str | None] = mapped_column(String(20))
+    # US dollars at the listing snapshot's last sale; None where unknown (ETFs, watchlist-only symbols).
+    market_cap: Mapped[float | None] = mapped_column(Float)
+    asset_type: Mapped[str | None] = mapped_column(String(8))
+    # False once the exchanges' symbol directories stop listing it: kept for history, never deleted.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     source: Mapped[str] = mapped_column(String(12), default="import")
 

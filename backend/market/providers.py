@@ -123,7 +123,8 @@ class CsvProvider(PriceProvider):
                 text = message if isinstance(message, str) else str(message.iloc[idx])
                 problems.setdefault(int(idx), []).append(text)
 
-        ticker = raw["ticker"].str.strip().str.upper().str.lstrip("$").str.replace("-", ".", regex=False)
+        # Same spelling rules as normalize_symbol (BRK-B, BRK/B -> BRK.B), vectorised.
+        ticker = raw["ticker"].str.strip().str.upper().str.lstrip("$").str.replace(r"[-/]", ".", regex=True)
         flag(
             ~ticker.str.fullmatch(SYMBOL_RE.pattern),
             "invalid ticker "

@@ -9,10 +9,11 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import calendar_days_back, last_settled_session
+from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.timeseries import ticker_range
@@ -21,7 +22,8 @@ from backend.market import quality, splits
 from backend.market.indicators import compute_indicators
 from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker
 from backend.market.providers import PriceBatch
-from backend.market.symbols import TickerInfo, index_universe
+from backend.market.symbols import TickerInfo
+from backend.market.universe import bundled_universe
 
 log = logging.getLogger(__name__)
 
@@ -31,32 +33,134 @@ Progress = Callable[[int], None]
 REBASING_SOURCES = frozenset({"yahoo"})
 
 
-async def seed_universe(*, session: AsyncSession, infos: Iterable[TickerInfo] | None = None) -> int:
-    """Upsert S&P 500 / NASDAQ-100 names with sector data; keeps each ticker's source and active flag."""
-    rows = [
-        {
-            "symbol": t.symbol,
-            "name": t.name,
-            "sector": t.sector,
-            "industry": t.industry,
-            "exchange": t.exchange,
-            "source": "seed",
-            "active": True,
-        }
-        for t in (infos if infos is not None else index_universe())
-    ]
+UNIVERSE_COLUMNS = ("name", "sector", "industry", "exchange", "market_cap", "asset_type")
+_UPSERT_CHUNK = 1000
+
+
+@dataclass
+class SeedResult:
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0  # listing rows that are no share (warrants, units, rights, preferreds, notes)
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated
+
+
+@dataclass
+class RefreshResult:
+    listed: int = 0
+    added: list[str] = field(default_factory=list)
+    reactivated: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+
+
+def _info_row(t: TickerInfo) -> dict[str, object]:
+    return {
+        "symbol": t.symbol,
+        "name": t.name,
+        "sector": t.sector,
+        "industry": t.industry,
+        "exchange": t.exchange,
+        "market_cap": t.market_cap,
+        "asset_type": t.asset_type,
+        "source": "seed",
+        "active": True,
+    }
+
+
+async def seed_universe(
+    *,
+    session: AsyncSession,
+    infos: Iterable[TickerInfo] | None = None,
+    progress: Progress | None = None,
+) -> SeedResult:
+    """Upsert the bundled US listing and ETFs (or `infos`); idempotent by symbol.
+
+    Existing rows keep their source and active flag; a column the new data leaves empty keeps its value.
+    """
+    result = SeedResult()
+    if infos is None:
+        infos, result.skipped = bundled_universe()
+    rows = [_info_row(t) for t in infos]
     if not rows:
-        return 0
-    stmt = dialect_insert(session, table_of(Ticker))
+        return result
+    table = table_of(Ticker)
+    existing = set((await session.scalars(select(Ticker.symbol))).all())
+    result.updated = sum(r["symbol"] in existing for r in rows)
+    result.inserted = len(rows) - result.updated
+    stmt = dialect_insert(session, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["symbol"],
-        set_={
-            c: func.coalesce(stmt.excluded[c], table_of(Ticker).c[c])
-            for c in ("name", "sector", "industry", "exchange")
-        },
+        set_={c: func.coalesce(stmt.excluded[c], table.c[c]) for c in UNIVERSE_COLUMNS},
     )
-    await session.execute(stmt, rows)
-    return len(rows)
+    for i in range(0, len(rows), _UPSERT_CHUNK):
+        chunk = rows[i : i + _UPSERT_CHUNK]
+        await session.execute(stmt, chunk)
+        if progress:
+            progress(len(chunk))
+    return result
+
+
+async def refresh_universe(
+    *, session: AsyncSession, listings: Sequence[TickerInfo], max_deactivate_share: float | None = None
+) -> RefreshResult:
+    """Bring the universe in line with the exchanges' directories.
+
+    New shares are added (source "seed"); listed ones are updated and re-activated; seeded symbols the
+    directories no longer list are marked inactive, never deleted (their prices and mentions stay). ETFs
+    are updated when already known (the curated list or a user's), not added wholesale: thousands of
+    obscure funds with word-like symbols would only feed false ticker mentions.
+
+    Raises:
+        ValidationFailed: the refresh would deactivate more than `max_deactivate_share` of the active
+            seeded universe (a wrong or partial file); nothing is written.
+    """
+    limit = max_deactivate_share
+    if limit is None:
+        limit = get_settings().universe.max_deactivate_share
+    table = table_of(Ticker)
+    current = {
+        symbol: (active, source)
+        for symbol, active, source in (
+            await session.execute(select(Ticker.symbol, Ticker.active, Ticker.source))
+        ).all()
+    }
+    listed = {t.symbol: t for t in listings if t.asset_type == "stock" or t.symbol in current}
+    result = RefreshResult(listed=len(listed))
+    active_seeded = [s for s, (active, source) in current.items() if active and source == "seed"]
+    result.deactivated = sorted(s for s in active_seeded if s not in listed)
+    if active_seeded and len(result.deactivated) > limit * len(active_seeded):
+        raise ValidationFailed(
+            f"the symbol directories would delist {len(result.deactivated):,} of {len(active_seeded):,} "
+            f"active tickers (limit {limit:.0%}): refusing a partial or wrong file; nothing was changed"
+        )
+    result.added = sorted(s for s in listed if s not in current)
+    result.reactivated = sorted(s for s in listed if s in current and not current[s][0])
+
+    rows = [
+        {"symbol": t.symbol, "name": t.name, "exchange": t.exchange, "asset_type": t.asset_type}
+        | {"source": "seed", "active": True}
+        for t in listed.values()
+    ]
+    if rows:
+        stmt = dialect_insert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["symbol"],
+            set_={
+                "name": func.coalesce(stmt.excluded.name, table.c.name),
+                "exchange": stmt.excluded.exchange,
+                "asset_type": stmt.excluded.asset_type,
+                "active": true(),
+            },
+        )
+        for i in range(0, len(rows), _UPSERT_CHUNK):
+            await session.execute(stmt, rows[i : i + _UPSERT_CHUNK])
+    for i in range(0, len(result.deactivated), _UPSERT_CHUNK):
+        chunk = result.deactivated[i : i + _UPSERT_CHUNK]
+        await session.execute(update(table).where(table.c.symbol.in_(chunk)).values(active=False))
+    return result
 
 
 async def ensure_tickers(*, session: AsyncSession, symbols: Iterable[str], source: str) -> None:
@@ -68,8 +172,15 @@ async def ensure_tickers(*, session: AsyncSession, symbols: Iterable[str], sourc
 
 
 async def known_symbols(*, session: AsyncSession) -> set[str]:
-    """Every ticker symbol in the database."""
-    return set((await session.scalars(select(Ticker.symbol))).all())
+    """Every active ticker symbol in the database."""
+    return set((await session.scalars(select(Ticker.symbol).where(Ticker.active))).all())
+
+
+async def mention_profiles(*, session: AsyncSession) -> list[tuple[str, float | None, str | None]]:
+    """(symbol, market cap, asset type) of every active ticker: what ticker extraction needs."""
+    query = select(Ticker.symbol, Ticker.market_cap, Ticker.asset_type).where(Ticker.active)
+    rows = await session.execute(query)
+    return [(s, cap, kind) for s, cap, kind in rows.all()]
 
 
 async def get_ticker(*, session: AsyncSession, symbol: str) -> Ticker | None:

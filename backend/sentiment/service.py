@@ -24,6 +24,7 @@ from backend.sentiment.models import RedditPost, SentimentDaily, TickerMention
 from backend.sentiment.reddit import RedditItem
 from backend.sentiment.scoring import SentimentScorer
 from backend.sentiment.text import clean_text
+from backend.sentiment.ticker_index import TickerIndex
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,14 @@ class StoreResult:
     mentions: int = 0
 
 
-async def known_tickers(*, session: AsyncSession) -> frozenset[str]:
-    """Symbols mentions are validated against; seeds the S&P 500 / NASDAQ-100 universe when empty."""
-    known = await market_service.known_symbols(session=session)
-    if not known:
-        log.info("no tickers in the database yet: seeding the S&P 500 / NASDAQ-100 universe")
+async def known_tickers(*, session: AsyncSession) -> TickerIndex:
+    """Symbols mentions are validated against; seeds the bundled US universe when empty."""
+    profiles = await market_service.mention_profiles(session=session)
+    if not profiles:
+        log.info("no tickers in the database yet: seeding the bundled US universe")
         await market_service.seed_universe(session=session)
-        known = await market_service.known_symbols(session=session)
-    return frozenset(known)
+        profiles = await market_service.mention_profiles(session=session)
+    return TickerIndex(profiles)
 
 
 async def stored_ids(*, session: AsyncSession, reddit_ids: Sequence[str]) -> set[str]:
@@ -89,7 +90,7 @@ async def store_items(
     *,
     session: AsyncSession,
     items: Sequence[RedditItem],
-    known: frozenset[str],
+    known: TickerIndex | frozenset[str],
     scorer: SentimentScorer | None = None,
     synthetic: bool = False,
 ) -> StoreResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import time
@@ -26,8 +25,10 @@ for extra in (REPO_ROOT, Path(__file__).resolve().parent):
 from eval_sentiment import SHARED_DATA, load_posts, load_stocktwits, load_twitter  # noqa: E402
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
+from backend.market.universe import bundled_universe  # noqa: E402
 from backend.sentiment.extract import extract_tickers  # noqa: E402
 from backend.sentiment.scoring import SentimentScorer  # noqa: E402
+from backend.sentiment.ticker_index import TickerIndex  # noqa: E402
 
 
 def load_texts() -> list[str]:
@@ -61,8 +62,9 @@ def main() -> None:
 
     where = pin_to_one_core()
     texts = load_texts()
-    # A realistic symbol universe for extraction: every cashtag in the corpus (a few thousand symbols).
-    known = frozenset(m.upper() for t in texts for m in re.findall(r"\$([A-Za-z]{1,5})\b", t))
+    # The real universe for extraction: the bundled US listing + ETFs as `tickers seed` stores it.
+    infos, _ = bundled_universe()
+    known = TickerIndex((t.symbol, t.market_cap, t.asset_type) for t in infos)
     scorer = SentimentScorer()
     vader = SentimentIntensityAnalyzer()
 
@@ -74,6 +76,7 @@ def main() -> None:
         "plain VADER polarity_scores": vader.polarity_scores,
         "custom score": scorer.score,
         "custom score + extract_tickers": custom,
+        "extract_tickers alone": lambda text: extract_tickers(text, known),
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     for rep in range(args.reps):

@@ -27,7 +27,8 @@ KNOWN = words(
         ("loaded $aapl and $Msft calls", ["AAPL", "MSFT"]),
         # bare symbols only in capitals
         ("TSLA earnings tomorrow", ["TSLA"]),
-        ("tsla and Tsla and tSLA are not mentions", []),
+        ("Tsla and tSLA are not mentions", []),
+        ("bought more tsla and nvda", ["NVDA", "TSLA"]),
         ("I like nvda but NVDA is expensive", ["NVDA"]),
         # punctuation and possessives
         ("AMZN's cloud margins", ["AMZN"]),
