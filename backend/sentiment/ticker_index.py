@@ -47,7 +47,7 @@ TICKER_BLACKLIST: frozenset[str] = frozenset(  # a word grid reads better than a
 
 # Lower-case chat shorthand, typos and non-English words that are also symbols of large companies: in
 # lower case they need context like any English word (found on the shared StockTwits/Twitter texts).
-LOWER_CASE_WORDS: frozenset[str] = frozenset("tdy opp azz ful kep mua onc alms tho pls plz thx".split())
+LOWER_CASE_WORDS: frozenset[str] = frozenset("tdy opp azz ful kep mua onc alms tho pls plz thx".split())  # noqa: SIM905
 
 # Word-like symbols (Zipf >= 4, or two letters) that trading forums use bare for the company or fund.
 WORD_TICKERS: frozenset[str] = frozenset(
