@@ -121,11 +121,17 @@ def extract_tickers(text: str, known: TickerIndex | Collection[str]) -> list[str
         if kind == "cash":
             symbol = _resolve(match.group("cash").upper().replace("/", "."), symbols)
         else:
-            bare = match.group("bare").replace("/", ".")
+            bare = match.group("bare")
+            if bare in found:
+                continue  # already counted: long texts repeat their tickers
+            end = match.end()
+            if bare in known.shout_safe and not text.startswith(":", end):
+                found.add(bare)  # the common case: a plain non-word symbol, nothing else to check
+                continue
+            bare = bare.replace("/", ".")
             symbol = _resolve(bare, symbols)
             if symbol is None or bare in _NEVER_BARE:
                 continue
-            end = match.end()
             if text.startswith(":", end) and text[end + 1 : end + 2].isupper():
                 continue  # an exchange prefix ("ETR:ALV", "NYSE:CBZ"), not a symbol
             if len(bare) == 1 and text[max(0, start - 6) : start].lower() == "class ":
@@ -133,9 +139,9 @@ def extract_tickers(text: str, known: TickerIndex | Collection[str]) -> list[str
             if symbol != bare and symbol in TICKER_BLACKLIST:
                 continue  # "BE.A" must not sneak "BE" back in through the base-symbol fallback
             allowed = symbol in known.bare and (
-                symbol in known.shout_safe or not _shouted(text, start, match.end())
+                symbol in known.shout_safe or not _shouted(text, start, end)
             )
-            if not allowed and not _in_context(text, start, match.end()):
+            if not allowed and not _in_context(text, start, end):
                 continue
         if symbol is not None:
             found.add(symbol)
