@@ -138,9 +138,7 @@ def extract_tickers(text: str, known: TickerIndex | Collection[str]) -> list[str
                 continue  # "Class C shares" is a share class, not Citigroup
             if symbol != bare and symbol in TICKER_BLACKLIST:
                 continue  # "BE.A" must not sneak "BE" back in through the base-symbol fallback
-            allowed = symbol in known.bare and (
-                symbol in known.shout_safe or not _shouted(text, start, end)
-            )
+            allowed = symbol in known.bare and (symbol in known.shout_safe or not _shouted(text, start, end))
             if not allowed and not _in_context(text, start, end):
                 continue
         if symbol is not None:
