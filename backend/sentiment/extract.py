@@ -43,7 +43,7 @@ _MENTION = re.compile(
 )
 # Lower-case mentions are rare, so they get their own pass: a C-level split and set intersection find the
 # few candidate words, and only those are located with the same boundary rules as above.
-_NON_LETTERS = re.compile(r"[^a-z]+")
+_NON_LETTERS = re.compile(r"[^A-Za-z]+")  # whole words only: "Tesla" must not offer "esla"
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _LOWER_AT = "(?<![\\w$@&\\-]){}(?![\\w$@&]|['\u2019](?![sS]\\b)\\w|\\.[a-z0-9])"
 
@@ -121,18 +121,25 @@ def extract_tickers(text: str, known: TickerIndex | Collection[str]) -> list[str
         if kind == "cash":
             symbol = _resolve(match.group("cash").upper().replace("/", "."), symbols)
         else:
-            bare = match.group("bare").replace("/", ".")
+            bare = match.group("bare")
+            if bare in found:
+                continue  # already counted: long texts repeat their tickers
+            end = match.end()
+            if bare in known.shout_safe and not text.startswith(":", end):
+                found.add(bare)  # the common case: a plain non-word symbol, nothing else to check
+                continue
+            bare = bare.replace("/", ".")
             symbol = _resolve(bare, symbols)
             if symbol is None or bare in _NEVER_BARE:
                 continue
+            if text.startswith(":", end) and text[end + 1 : end + 2].isupper():
+                continue  # an exchange prefix ("ETR:ALV", "NYSE:CBZ"), not a symbol
             if len(bare) == 1 and text[max(0, start - 6) : start].lower() == "class ":
                 continue  # "Class C shares" is a share class, not Citigroup
             if symbol != bare and symbol in TICKER_BLACKLIST:
                 continue  # "BE.A" must not sneak "BE" back in through the base-symbol fallback
-            allowed = symbol in known.bare and (
-                symbol in known.shout_safe or not _shouted(text, start, match.end())
-            )
-            if not allowed and not _in_context(text, start, match.end()):
+            allowed = symbol in known.bare and (symbol in known.shout_safe or not _shouted(text, start, end))
+            if not allowed and not _in_context(text, start, end):
                 continue
         if symbol is not None:
             found.add(symbol)

@@ -41,9 +41,13 @@ TICKER_BLACKLIST: frozenset[str] = frozenset(  # a word grid reads better than a
     USD EUR GBP CAD JPY CNY API HQ PR RE
     SOS CUZ ALOT SWAG MOMO BRO BROS WWW EMO LFG GG GL IIRC FWIW IRL NGL FTW POV AF RN HMU SMH TBF
     DIP RED POP BAG BAGS RUG DRILL BURN CALLS PUTS SHARE HUGE LINE STOCK HERE HELP GAME GOLD
-    RSI MACD EMA SMA VWAP ATR OBV ADX
+    RSI MACD EMA SMA VWAP ATR OBV ADX TP SL WTI FCF EBIT ROI ROE NAV AUM CAGR
     """.split()  # noqa: SIM905
 )
+
+# Lower-case chat shorthand, typos and non-English words that are also symbols of large companies: in
+# lower case they need context like any English word (found on the shared StockTwits/Twitter texts).
+LOWER_CASE_WORDS: frozenset[str] = frozenset("tdy opp azz ful kep mua onc alms tho pls plz thx".split())  # noqa: SIM905
 
 # Word-like symbols (Zipf >= 4, or two letters) that trading forums use bare for the company or fund.
 WORD_TICKERS: frozenset[str] = frozenset(
@@ -113,6 +117,8 @@ class TickerIndex:
             bare.add(symbol)
             if zipf < NON_WORD_ZIPF:
                 shout.add(symbol)
+                if base.lower() in LOWER_CASE_WORDS:
+                    continue
                 if len(base) >= 3 and (kind == "etf" or (cap or 0.0) >= LOWER_MIN_CAP or kind is None):
                     lower.add(symbol.lower())
         self.symbols = frozenset(symbols)

@@ -42,6 +42,8 @@ def test_precision_and_recall_at_least_090(index) -> None:
         "DD: CEO bought. YOLO, IMO ATH soon, FD gang, HOLD",
         "GL everyone, TA says up, RSI oversold",
         "let it snow, my cat, gold and the key",
+        "WTI crude at 80, FCF yield 5%, tp at $50 and sl at $45",
+        "green tdy, great opp, alms for the poor",
     ],
 )
 def test_english_and_slang_are_not_tickers_in_the_full_universe(index, text: str) -> None:
@@ -57,6 +59,7 @@ def test_english_and_slang_are_not_tickers_in_the_full_universe(index, text: str
         ("GME TO THE MOON", ["GME"]),
         ("spy puts and tqqq", ["SPY", "TQQQ"]),
         ("BRK.B BRK-B BRK/B $brk/b", ["BRK.B"]),
+        ("CBIZ's (NYSE:CBZ) and ETR:BMW", ["CBZ"]),  # exchange prefixes are no symbols
     ],
 )
 def test_dollar_context_and_class_forms(index, text: str, expected: list[str]) -> None:
