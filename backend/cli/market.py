@@ -138,7 +138,7 @@ def _report(batch: PriceBatch, result: UpsertResult) -> None:
             err.print(f"  line {p.line}: {p.message}", highlight=False, markup=False)
     if isinstance(result, market_service.IngestResult):
         for ticker, how in sorted(result.rescaled.items()):
-            console.print(f"{ticker}: stored history re-based to the provider's new scale ({how})")
+            console.print(f"{ticker}: stored history re-based to the new scale ({how})", markup=False)
         if not batch.splits.empty:
             listed = ", ".join(
                 f"{t} {r:g}:1 on {d}"

@@ -111,7 +111,6 @@ async def run_check(*, session: AsyncSession, tickers: Sequence[str] = ()) -> pd
     if not bars.empty:
         events = await splits.load_splits(session=session, tickers=tickers)
         found = quality.check_bars(bars, events, spike_pct=get_settings().prices.spike_pct)
-        spans = bars.groupby("ticker")["trade_date"].agg(["min", "max"])
-        ranges = {str(t): (row["min"], row["max"]) for t, row in spans.iterrows()}
-        await quality.replace_flags(session=session, flags=found, ranges=ranges)
+        checked = sorted(bars["ticker"].unique())
+        await quality.replace_flags(session=session, flags=found, whole=checked)
     return await quality.list_flags(session=session, tickers=tickers)

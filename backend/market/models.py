@@ -106,7 +106,8 @@ class StockPrice(Base):
     )
 
 
-SPLIT_SOURCES = ("yahoo", "user")
+# yahoo: its actions; user: `prices split`; adj_close: implied by a vendor adjusted close (no actions)
+SPLIT_SOURCES = ("yahoo", "user", "adj_close")
 FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "manual")
 
 

@@ -146,20 +146,24 @@ def _ratio(implied: pd.Series) -> pd.Series:
 
 
 async def replace_flags(
-    *, session: AsyncSession, flags: pd.DataFrame, ranges: dict[str, tuple[date, date]]
+    *,
+    session: AsyncSession,
+    flags: pd.DataFrame,
+    ranges: dict[str, tuple[date, date]] | None = None,
+    whole: Sequence[str] = (),
 ) -> None:
-    """Store the check's verdict for each ticker's checked range: flags no longer found there are removed
-    (unless the user excluded the row, which stays until `prices include`), new ones added."""
+    """Store the check's verdict for each ticker's checked range (`whole`: all of their history): flags
+    no longer found there are removed (unless the user excluded the row, which stays until `prices
+    include`), new ones added."""
     table = table_of(PriceFlag)
-    for ticker, (first, last) in ranges.items():
+    automatic = and_(table.c.kind != "manual", table.c.excluded.is_(False))
+    for ticker, (first, last) in (ranges or {}).items():
         await session.execute(
-            delete(table).where(
-                table.c.ticker == ticker,
-                table.c.trade_date.between(first, last),
-                table.c.kind != "manual",
-                table.c.excluded.is_(False),
-            )
+            delete(table).where(table.c.ticker == ticker, table.c.trade_date.between(first, last), automatic)
         )
+    symbols = list(whole)
+    for i in range(0, len(symbols), 500):
+        await session.execute(delete(table).where(table.c.ticker.in_(symbols[i : i + 500]), automatic))
     if flags.empty:
         return
     stmt = dialect_insert(session, table)

@@ -283,7 +283,7 @@ async def ingest(
     fresh_by_ticker = dict(list(fresh_events.groupby("ticker", sort=False)))
 
     result = IngestResult(new_splits=len(fresh_events))
-    frames, checked = [], []
+    frames, checked, implied = [], [], []
     first_checked: dict[str, date] = {}
     ranges: dict[str, tuple[date, date]] = {}
     for key, fresh in new.groupby("ticker", sort=True):
@@ -310,6 +310,9 @@ async def ingest(
         bars = bars.iloc[start_at:].reset_index(drop=True)
         bars[list(INDICATOR_COLUMNS)] = indicators_without(bars, excluded)
         frames.append(bars[bars["trade_date"] >= since])
+        if batch.source not in REBASING_SOURCES:
+            found = splits.events_from_adjusted(bars)
+            implied.append(found[found["ex_date"] >= since])
         # Judge the new rows and the stored row before them (a spike needs its neighbours).
         checked_from = int(max(0, np.searchsorted(bars["trade_date"].to_numpy(), since) - 1))
         checked.append(bars.iloc[max(0, checked_from - 1) :][list(quality.CHECKED_COLUMNS)])
@@ -330,6 +333,11 @@ async def ingest(
         group_by="ticker",
     )
     result.by_group = upserted.by_group
+    implied_events = pd.concat(implied, ignore_index=True) if implied else pd.DataFrame()
+    if not implied_events.empty:
+        recorded = await splits.record_splits(session=session, splits=implied_events, source="adj_close")
+        result.new_splits += len(recorded)
+        events = pd.concat([events, recorded], ignore_index=True)
     # One check over every ticker's window: per-ticker calls cost more in pandas overhead than in work.
     flags = quality.check_bars(
         pd.concat(checked, ignore_index=True), events, spike_pct=get_settings().prices.spike_pct

@@ -22,6 +22,10 @@ from backend.market.models import SplitEvent
 
 # A consistent overlap ratio further than this from 1 means the two fetches are on different price scales.
 SCALE_TOLERANCE = 0.005
+# A vendor's adj_close / close moving this much in one session is a split (dividends move it by a few %).
+ADJUSTED_SPLIT_JUMP = 0.1
+# Ratios a split can have (p-for-q with small p, q); a measured ratio within 2% snaps to the nearest one.
+NICE_RATIOS = sorted({p / q for p in range(1, 51) for q in range(1, 11) if p != q})
 
 
 def ratio_on_date(prices: pd.DataFrame, splits: pd.DataFrame) -> pd.Series:
@@ -31,6 +35,42 @@ def ratio_on_date(prices: pd.DataFrame, splits: pd.DataFrame) -> pd.Series:
     by_key = {(t, d): float(r) for t, d, r in splits[["ticker", "ex_date", "ratio"]].itertuples(index=False)}
     values = [by_key.get(key, 1.0) for key in zip(prices["ticker"], prices["trade_date"], strict=True)]
     return pd.Series(values, index=prices.index, dtype="float64")
+
+
+def events_from_adjusted(bars: pd.DataFrame) -> pd.DataFrame:
+    """Split events implied by a vendor's adjusted close, for one ticker's bars sorted by date.
+
+    Only for sources that send as-traded prices with an adjusted close but no corporate actions (the
+    bundled sample, a CSV with adj_close): the factor adj_close / close falls by the split ratio across the
+    ex-date. Yahoo's data never shows this (its close is split-adjusted): its splits come as actions.
+    """
+    close = bars["close"].to_numpy(dtype="float64")
+    adj = bars["adj_close"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = adj / close
+        jump = factor[1:] / factor[:-1]
+    big = np.isfinite(jump) & (jump > 0) & (np.abs(jump - 1.0) > ADJUSTED_SPLIT_JUMP)
+    # A bad print in close (not in adj_close) moves the factor and moves it back the next day: no split.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_jump = np.log(np.where(big, jump, 1.0))
+    undone = big[:-1] & big[1:] & (np.abs(log_jump[:-1] + log_jump[1:]) < 0.5 * np.abs(log_jump[:-1]))
+    reverting = np.zeros(len(jump), dtype=bool)
+    reverting[:-1] |= undone
+    reverting[1:] |= undone
+    at = np.flatnonzero(big & ~reverting) + 1
+    ratios = [_snap(float(factor[i] / factor[i - 1])) for i in at]
+    return pd.DataFrame(
+        {
+            "ticker": bars["ticker"].to_numpy()[at],
+            "ex_date": bars["trade_date"].to_numpy()[at],
+            "ratio": pd.Series(ratios, dtype="float64"),
+        }
+    )
+
+
+def _snap(ratio: float) -> float:
+    nearest = min(NICE_RATIOS, key=lambda r: abs(np.log(ratio / r)))
+    return round(nearest, 10) if abs(np.log(ratio / nearest)) < 0.02 else round(ratio, 6)
 
 
 def later_splits_factor(dates: np.ndarray, ex_dates: np.ndarray, ratios: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("ratio > 0", name=op.f("ck_split_events_ratio_positive")),
-        sa.CheckConstraint("source IN ('yahoo', 'user')", name=op.f("ck_split_events_source")),
+        sa.CheckConstraint("source IN ('yahoo', 'user', 'adj_close')", name=op.f("ck_split_events_source")),
         sa.PrimaryKeyConstraint("ticker", "ex_date", name=op.f("pk_split_events")),
     )
     op.create_table(

@@ -15,7 +15,7 @@ from backend.core.settings import MarketSettings
 from backend.market import curation, quality, splits
 from backend.market import service as market_service
 from backend.market.indicators import compute_indicators
-from backend.market.providers import PriceBatch
+from backend.market.providers import PriceBatch, SampleProvider
 from backend.market.yahoo import YahooProvider
 from tests.factories import make_bars
 from tests.fakes.yahoo import recorded_download
@@ -187,3 +187,18 @@ async def test_the_default_date_is_the_newest_settled_session(session):
     # A bar stored for a session that has not closed yet is never the default.
     during = datetime.combine(newest, datetime.min.time(), tzinfo=ET).replace(hour=14).astimezone(UTC)
     assert await market_service.default_as_of(session=session, now=during) == bars["trade_date"].iloc[-2]
+
+
+async def test_a_vendor_adjusted_close_without_actions_implies_the_split_events(session):
+    # The bundled sample is as traded with an adjusted close: AAPL's 2:1 splits of 2000-06-21 and
+    # 2005-02-28 show as halvings of adj_close / close. They become events (not price-jump guesses at use).
+    batch = SampleProvider().fetch(["AAPL"])
+    result = await market_service.ingest(session=session, batch=batch, ticker_source="sample")
+    events = await splits.load_splits(session=session, tickers=["AAPL"])
+    assert events[["ex_date", "ratio", "source"]].values.tolist() == [
+        [date(2000, 6, 21), 2.0, "adj_close"],
+        [date(2005, 2, 28), 2.0, "adj_close"],
+    ]
+    assert result.new_splits == 2 and "unadjusted_split" not in result.flags
+    usable = await market_service.load_usable_bars(session=session, tickers=["AAPL"], end=date(2000, 12, 31))
+    assert usable.loc[usable["split_ratio"] != 1.0, "trade_date"].tolist() == [date(2000, 6, 21)]

@@ -99,3 +99,15 @@ def test_rescale_is_detected_from_a_constant_overlap_factor_only() -> None:
     assert moved["adj_close"].tolist() == [24.75, 25.0] and moved["close"].tolist() == [100.0, 101.0]
     corrected = fresh.assign(adj_close=stored["adj_close"].iloc[2:].to_numpy(), close=[102.0, 99.0])
     assert not detect_rescale(stored, corrected, NO_SPLITS).needed  # one corrected bar is not a new scale
+
+
+def test_a_vendor_adjusted_close_implies_a_split_but_not_a_bad_print() -> None:
+    from backend.market.splits import events_from_adjusted
+
+    closes = [100.0, 102.0, 51.5, 52.0, 26.0, 52.5, 53.0]  # 2:1 on row 2; a bad print on row 4
+    adj = [50.0, 51.0, 51.5, 52.0, 52.2, 52.5, 53.0]  # the vendor's adjusted close has no bad print
+    frame = bars(closes).assign(adj_close=adj)
+    events = events_from_adjusted(frame)
+    assert events[["ex_date", "ratio"]].values.tolist() == [[DAYS[2], 2.0]]
+    three_for_two = bars([90.0, 90.0, 60.3, 60.0]).assign(adj_close=[60.0, 60.0, 60.3, 60.0])
+    assert events_from_adjusted(three_for_two)["ratio"].tolist() == [1.5]
