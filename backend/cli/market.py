@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from backend.cli.common import console, err, fail, parse_date, progress_bar, run, safe_url
-from backend.core.errors import TFTError
-from backend.core.settings import get_settings
-from backend.db import migrate
-from backend.db.engine import transaction
-from backend.db.upsert import UpsertResult
-from backend.market import service as market_service
-from backend.market.providers import CsvProvider, PriceBatch, SampleProvider
-from backend.market.symbols import normalize_symbols
-from backend.market.yahoo import YahooProvider
+from backend.cli.common import check_range, console, err, parse_date, progress_bar, run, safe_url
+
+if TYPE_CHECKING:
+    from backend.db.upsert import UpsertResult
+    from backend.market.providers import PriceBatch
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 prices_app = typer.Typer(help="Daily prices and indicators.", no_args_is_help=True)
@@ -31,6 +25,8 @@ tickers_app = typer.Typer(help="The ticker universe.", no_args_is_help=True)
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Migrate the database to the newest schema (creates the SQLite file if needed)."""
+    from backend.db import migrate
+
     migrate.upgrade(revision=revision)
     console.print(f"database at [bold]{revision}[/bold]: {safe_url()}")
 
@@ -38,6 +34,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'.")] = "-1") -> None:
     """Migrate the database down (default: one revision)."""
+    from backend.cli.errors import require_database
+    from backend.db import migrate
+
+    require_database()
     migrate.downgrade(revision=revision)
     console.print(f"database downgraded to [bold]{revision}[/bold]: {safe_url()}")
 
@@ -48,6 +48,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
 @tickers_app.command("seed")
 def tickers_seed() -> None:
     """Load S&P 500 and NASDAQ-100 names with sectors (offline data from pytickersymbols)."""
+    from backend.db.engine import transaction
+    from backend.market import service as market_service
 
     async def flow() -> int:
         async with transaction() as session:
@@ -60,6 +62,9 @@ def tickers_seed() -> None:
 
 
 def _ingest(batch: PriceBatch, ticker_source: str) -> UpsertResult:
+    from backend.db.engine import transaction
+    from backend.market import service as market_service
+
     async def flow() -> UpsertResult:
         n = batch.bars["ticker"].nunique() if not batch.bars.empty else 0
         with progress_bar(f"indicators + upsert ({batch.source})", n) as advance:
@@ -72,6 +77,8 @@ def _ingest(batch: PriceBatch, ticker_source: str) -> UpsertResult:
 
 
 def _report(batch: PriceBatch, result: UpsertResult) -> None:
+    from rich.table import Table
+
     table = Table("ticker", "inserted", "updated", "unchanged", title=f"prices from {batch.source}")
     for ticker, c in sorted(result.by_group.items()):
         table.add_row(ticker, str(c.inserted), str(c.updated), str(c.unchanged))
@@ -95,10 +102,9 @@ def prices_import(
     ] = False,
 ) -> None:
     """Import daily bars from a CSV file (one transaction: a bad row means nothing is written)."""
-    try:
-        batch = CsvProvider(path, skip_invalid=skip_invalid).fetch()
-    except TFTError as exc:
-        raise fail(exc) from None
+    from backend.market.providers import CsvProvider
+
+    batch = CsvProvider(path, skip_invalid=skip_invalid).fetch()
     _report(batch, _ingest(batch, "import"))
 
 
@@ -109,17 +115,18 @@ def prices_fetch(
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Download daily bars from Yahoo Finance and store them with indicators."""
-    try:
-        symbols = normalize_symbols(tickers)
-        first = parse_date(start, "--start") or date.today() - timedelta(
-            days=get_settings().market.default_history_days
-        )
-        last = parse_date(end, "--end")
-        if last and last < first:
-            raise typer.BadParameter(f"--end {last} is before --start {first}")
-        batch = YahooProvider().fetch(symbols, first, last)
-    except TFTError as exc:
-        raise fail(exc) from None
+    from backend.core.settings import get_settings
+    from backend.market.symbols import normalize_symbols
+    from backend.market.yahoo import YahooProvider
+
+    symbols = normalize_symbols(tickers)
+    first = parse_date(start, "--start") or date.today() - timedelta(
+        days=get_settings().market.default_history_days
+    )
+    last = parse_date(end, "--end")
+    if last:
+        check_range(first, last)
+    batch = YahooProvider().fetch(symbols, first, last)
     result = _ingest(batch, "watchlist")
     _report(batch, result)
     if batch.errors and not result.by_group:
@@ -129,5 +136,7 @@ def prices_fetch(
 @prices_app.command("load-sample")
 def prices_load_sample() -> None:
     """Load the bundled public-domain daily history (AAPL, GOOG, IBM, MSFT, FB; 2000 to March 2013)."""
+    from backend.market.providers import SampleProvider
+
     batch = SampleProvider().fetch()
     _report(batch, _ingest(batch, "sample"))
