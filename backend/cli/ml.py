@@ -263,11 +263,29 @@ def check_lookahead(
 
     report = run(flow)
     console.print(
-        f"checked {len(report.dates_checked)} dates: {report.values_compared} feature values, "
-        f"{report.predictions_compared} predictions (model {report.model_version or 'none'})"
+        f"checked {len(report.dates_checked)} dates ({report.dates_checked[0]}..{report.dates_checked[-1]}); "
+        f"active model: {report.model_version or 'none'}"
+        if report.dates_checked
+        else "no date to check: no ticker has usable features yet"
     )
+    for name, stats in report.layers.items():
+        status = f"[red]{stats.mismatches} mismatch(es)[/red]" if stats.mismatches else "[green]ok[/green]"
+        console.print(f"  {name:<12} {stats.compared:>9,} values compared  {status}")
+    for note in report.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     if report.mismatches:
-        for m in report.mismatches[:50]:
-            err.print(f"{m.ticker} {m.trade_date} {m.what}: full {m.full!r} vs truncated {m.truncated!r}")
-        raise fail(f"{len(report.mismatches)} value(s) depend on data after their date")
-    console.print("[green]no lookahead: every value equals its truncated-history recomputation[/green]")
+        for layer in report.failing_layers:
+            for m in [m for m in report.mismatches if m.layer == layer][:10]:
+                err.print(
+                    f"{layer}: {m.ticker} {m.trade_date} {m.what}: stored {m.stored:.6g}, "
+                    f"recomputed from data known then {m.recomputed:.6g}",
+                    highlight=False,
+                    markup=False,
+                )
+        raise fail(
+            f"lookahead in {', '.join(report.failing_layers)}: {len(report.mismatches)} value(s) differ from "
+            "their recomputation on data known at their date"
+        )
+    console.print(
+        "[green]no lookahead: every value equals its recomputation from data known at its date[/green]"
+    )

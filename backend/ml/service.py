@@ -182,6 +182,26 @@ async def load_predictions(
     return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows])
 
 
+async def prediction_dates(*, session: AsyncSession, end: date, limit: int) -> list[tuple[date, str]]:
+    """(trading date, model version) of stored predictions on the newest `limit` dates up to `end`."""
+    newest = (
+        select(Prediction.trade_date)
+        .where(Prediction.trade_date <= end)
+        .distinct()
+        .order_by(Prediction.trade_date.desc())
+        .limit(limit)
+    )
+    dates = list((await session.scalars(newest)).all())
+    if not dates:
+        return []
+    query = (
+        select(Prediction.trade_date, Prediction.model_version)
+        .where(Prediction.trade_date.in_(dates))
+        .distinct()
+        .order_by(Prediction.trade_date, Prediction.model_version)
+    )
+    return [(d, v) for d, v in (await session.execute(query)).all()]
+
 def prediction_frame(
     ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: int = 5, *, explain: str | None = None
 ) -> pd.DataFrame:
