@@ -25,6 +25,7 @@ lightgbm, scikit-learn, scipy, yfinance, pandas-ta or shap (seconds each). The p
 
 from __future__ import annotations
 
+import warnings
 from importlib import metadata
 from typing import Annotated
 
@@ -87,6 +88,10 @@ def _main(
     from backend.core.settings import get_settings
 
     configure_logging("DEBUG" if verbose else get_settings().log_level)
+    if not (debug or verbose):
+        # Libraries' deprecation notices (yfinance, pandas) are for the maintainers, not for the user.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history

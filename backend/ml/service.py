@@ -202,6 +202,7 @@ async def prediction_dates(*, session: AsyncSession, end: date, limit: int) -> l
     )
     return [(d, v) for d, v in (await session.execute(query)).all()]
 
+
 def prediction_frame(
     ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: int = 5, *, explain: str | None = None
 ) -> pd.DataFrame:

@@ -170,7 +170,6 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     conviction (mentions >= threshold) and the day's trending rank by mentions (1 = most mentioned).
     Mentions are already dated by `trading_date_for`, so a post after the close counts for the next session.
     """
-    settings = get_settings().sentiment
     since = add_trading_days(start, -(MA_WINDOW - 1))
     query = (
         select(
@@ -237,7 +236,9 @@ def daily_frame(raw: pd.DataFrame, *, start: date, end: date) -> pd.DataFrame:
     return out[list(DAILY_COLUMNS)].reset_index(drop=True)
 
 
-async def load_mentions(*, session: AsyncSession, created_from: datetime, created_to: datetime) -> pd.DataFrame:
+async def load_mentions(
+    *, session: AsyncSession, created_from: datetime, created_to: datetime
+) -> pd.DataFrame:
     """Mentions of posts created in [created_from, created_to): ticker, created_at, sentiment, synthetic.
 
     The raw material for recomputing aggregates from post times (the lookahead check), not trusting the

@@ -162,3 +162,31 @@ def test_no_python_values_in_messages(fresh_db):
     result = runner.invoke(app, ["models", "list"])
     assert result.exit_code == 0
     assert "None" not in result.output and "{}" not in result.output
+
+
+def test_library_warnings_and_yfinance_errors_are_not_repeated(fresh_db, monkeypatch):
+    import warnings
+
+    import yfinance
+
+    from tests.factories import make_bars
+    from tests.unit.market.test_yahoo import recorded_download
+
+    recorded = recorded_download({"AAPL": make_bars("AAPL", n=40)}, {"FAKE": "YFTzMissingError('delisted')"})
+
+    def download(tickers, **kwargs):
+        # What yfinance and pandas print on a real fetch today.
+        warnings.warn("YF.download() has changed argument auto_adjust default", FutureWarning, stacklevel=2)
+        warnings.warn("DataFrame.swapaxes is deprecated", DeprecationWarning, stacklevel=2)
+        return recorded(tickers, **kwargs)
+
+    monkeypatch.setattr(yfinance, "download", download)
+    result = runner.invoke(app, ["prices", "fetch", "AAPL", "FAKE", "--start", "2020-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "FutureWarning" not in result.output and "DeprecationWarning" not in result.output
+    assert (
+        result.output.count("delisted") == 1
+    )  # our per-ticker line; yfinance's own log line is not repeated
+    import logging
+
+    logging.getLogger("yfinance").handlers.clear()
