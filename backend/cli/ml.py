@@ -43,6 +43,11 @@ async def _as_of(value: str | None) -> date:
     return newest or last_completed_session()
 
 
+def balance_text(balance: dict[str, float]) -> str:
+    """{'BUY': 0.21, ...} as "BUY 21%, HOLD 55%, SELL 24%" (no Python values in messages)."""
+    return ", ".join(f"{label} {share:.0%}" for label, share in balance.items()) or "-"
+
+
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
     """Ensemble, members and baselines side by side on the same out-of-sample rows."""
     from rich.table import Table
@@ -93,7 +98,8 @@ def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
     )
     rate = outcome.metrics["signal_rate"]
     console.print(
-        f"class balance {model.class_balance}; BUY > {rate['confidence_bar']:.2f}: {rate['buy_signals']} "
+        f"class balance {balance_text(model.class_balance)}; BUY > {rate['confidence_bar']:.2f}: "
+        f"{rate['buy_signals']} "
         f"out of sample ({rate['per_week']:.2f}/week, "
         f"{rate['per_week_per_50_tickers']:.2f}/week per 50 tickers)"
     )
@@ -118,6 +124,7 @@ def predict(
     from backend.pipeline import ml as ml_pipeline
 
     symbols = _tickers(tickers)
+    parse_date(as_of, "--as-of")
 
     async def flow() -> tuple[date, ml_pipeline.PredictOutcome, Any]:
         day = await _as_of(as_of)

@@ -173,7 +173,8 @@ def portfolio_show(
         return
     halt = f"[red]ON[/red] ({book.kill_switch_reason})" if book.kill_switch else "off"
     console.print(
-        f"live portfolio as of {summary['as_of']}: equity {ledger.equity:,.2f}, cash {ledger.cash:,.2f}, "
+        f"live portfolio {'as of ' + summary['as_of'] if summary['as_of'] else '(no session booked yet)'}: "
+        f"equity {ledger.equity:,.2f}, cash {ledger.cash:,.2f}, "
         f"realized {ledger.realized_pnl:+,.2f}, unrealized {ledger.unrealized_pnl():+,.2f}, "
         f"drawdown {book.drawdown:.1%}, kill switch {halt}"
     )
