@@ -81,9 +81,9 @@ def parse_date(value: str | None, flag: str) -> date | None:
 
 
 def check_range(first: date, last: date, *, first_flag: str = "--start", last_flag: str = "--end") -> None:
-    """Refuse a reversed date range before any work (or progress bar) starts."""
+    """Refuse a reversed date range before any work (or progress bar) starts: one line, exit 1."""
     if last < first:
-        raise typer.BadParameter(f"{last_flag} {last} is before {first_flag} {first}")
+        raise fail(f"{last_flag} {last} is before {first_flag} {first}")
 
 
 __all__ = [

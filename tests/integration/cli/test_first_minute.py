@@ -108,8 +108,9 @@ def test_an_unexpected_error_is_one_line_with_a_pointer_to_debug(fresh_db, monke
 )
 def test_a_reversed_date_range_fails_before_any_progress_bar(fresh_db, args):
     result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert "is before --start" in result.output
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert line == "error: --end 2012-01-03 is before --start 2012-06-01"
     assert "0/0" not in result.output and "replaying" not in result.output
 
 
