@@ -8,6 +8,7 @@ message that says what to do; anything else is a bug, reported in one line with 
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,8 @@ def _database_error(exc: Exception) -> str | None:
 
         table = missing.group(1) or missing.group(2)
         return (
-            f"the database {safe_url()} has no TFT Trader schema (table {table} is missing): {UPGRADE_HINT}"
+            f"the database {safe_url()} has no table {table} (never migrated, or by an older version): "
+            f"{UPGRADE_HINT}"
         )
     if "does not exist" in detail and "database" in detail:
         return f"cannot use the database at {_server()}: {detail}; create it or fix DATABASE_URL"
@@ -85,20 +87,17 @@ def describe(exc: BaseException) -> tuple[str, bool]:
         known = _database_error(exc)
         if known:
             return known, True
-    if isinstance(exc, ConnectionRefusedError):
+    server = sqlite_path() is None  # connection errors below can only be the database's on a server URL
+    if server and isinstance(exc, ConnectionRefusedError):
         return f"cannot connect to the database at {_server()}: connection refused; is it running?", True
-    if isinstance(exc, TimeoutError):
+    if server and isinstance(exc, TimeoutError):
         return f"cannot connect to the database at {_server()}: timed out", True
-    import socket
-
-    if isinstance(exc, socket.gaierror):
+    if server and isinstance(exc, socket.gaierror):
         return f"cannot connect to the database at {_server()}: unknown host", True
     if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
         return str(exc), True
-    try:
-        from alembic.util import CommandError
-    except ImportError:  # pragma: no cover
-        CommandError = ()  # type: ignore[assignment,misc]
+    from alembic.util import CommandError
+
     if isinstance(exc, CommandError):
         return f"migration failed: {exc}", True
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
