@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from backend.backtest import service as backtest_service
-from backend.cli.common import console, err, fail, parse_date, progress_bar, run
+from backend.cli.common import check_range, console, err, fail, parse_date, progress_bar, run
 from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
-from backend.core.calendar import previous_trading_day, trading_days
-from backend.core.settings import get_settings
-from backend.db.engine import transaction
-from backend.market.yahoo import YahooProvider
-from backend.pipeline import daily
-from backend.portfolio import service as portfolio_service
-from backend.portfolio.book import PaperBook
-from backend.portfolio.metrics import performance_report, with_start
-from backend.signals.monitor import SessionReport
+
+if TYPE_CHECKING:
+    from backend.pipeline import daily
+    from backend.portfolio.book import PaperBook
+    from backend.signals.monitor import SessionReport
 
 pipeline_app = typer.Typer(help="The daily after-close chain.", no_args_is_help=True)
 portfolio_app = typer.Typer(help="The live paper portfolio.", no_args_is_help=True)
@@ -54,6 +48,11 @@ def pipeline_run(
     force: Annotated[bool, typer.Option(help="Use the active model even if it is stale.")] = False,
 ) -> None:
     """After the close: sentiment -> predictions -> portfolio catch-up -> signals for --as-of."""
+    from rich.table import Table
+
+    from backend.pipeline import daily
+
+    parse_date(as_of, "--as-of")
 
     async def flow() -> daily.DailyOutcome:
         day = await _as_of(as_of)
@@ -61,7 +60,8 @@ def pipeline_run(
 
     outcome = run(flow)
     _print_sessions(outcome.sessions)
-    console.print(f"{outcome.predictions} predictions for {outcome.as_of} (model {outcome.model_version})")
+    model = f"model {outcome.model_version}" if outcome.model_version else "no active model"
+    console.print(f"{outcome.predictions} prediction(s) for {outcome.as_of} ({model})")
     report = outcome.signals
     if report is None:
         return
@@ -93,14 +93,22 @@ def monitor(
     ] = True,
 ) -> None:
     """One position-monitor pass: stored sessions not processed yet, then (in market hours) latest prices."""
+    from backend.market.yahoo import YahooProvider
+    from backend.pipeline import daily
+
+    last = parse_date(through, "--through")
     source = YahooProvider().latest_prices if quotes else None
-    reports = run(lambda: daily.monitor(through=parse_date(through, "--through"), quotes=source))
+    reports = run(lambda: daily.monitor(through=last, quotes=source))
     if not reports:
         console.print("the live portfolio is up to date; no stop or target was reached")
     _print_sessions(reports)
 
 
 async def _live_book() -> tuple[Any, PaperBook, list[Any]]:
+    from backend.core.settings import get_settings
+    from backend.db.engine import transaction
+    from backend.portfolio import service as portfolio_service
+
     async with transaction() as session:
         portfolio = await portfolio_service.live_portfolio(session=session, create=False)
         book = await portfolio_service.load_book(
@@ -117,6 +125,11 @@ def portfolio_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Cash, positions with unrealised P&L, pending entries, recent trades and performance."""
+    from rich.table import Table
+
+    from backend.core.calendar import previous_trading_day
+    from backend.portfolio.metrics import performance_report, with_start
+
     _, book, pending = run(_live_book)
     ledger = book.ledger
     curve, counts = ledger.equity_curve(), ledger.positions_count()
@@ -160,7 +173,8 @@ def portfolio_show(
         return
     halt = f"[red]ON[/red] ({book.kill_switch_reason})" if book.kill_switch else "off"
     console.print(
-        f"live portfolio as of {summary['as_of']}: equity {ledger.equity:,.2f}, cash {ledger.cash:,.2f}, "
+        f"live portfolio {'as of ' + summary['as_of'] if summary['as_of'] else '(no session booked yet)'}: "
+        f"equity {ledger.equity:,.2f}, cash {ledger.cash:,.2f}, "
         f"realized {ledger.realized_pnl:+,.2f}, unrealized {ledger.unrealized_pnl():+,.2f}, "
         f"drawdown {book.drawdown:.1%}, kill switch {halt}"
     )
@@ -206,6 +220,10 @@ def portfolio_resume() -> None:
 
 
 async def _set_kill_switch(on: bool, reason: str | None) -> None:
+    from backend.core.settings import get_settings
+    from backend.db.engine import transaction
+    from backend.portfolio import service as portfolio_service
+
     async with transaction() as session:
         portfolio = await portfolio_service.live_portfolio(session=session, create=True)
         book = await portfolio_service.load_book(
@@ -228,8 +246,15 @@ def backtest(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
 ) -> None:
     """Replay START..END through the live pipeline steps; compare with buy-and-hold and rule baselines."""
+    from backend.backtest import service as backtest_service
+    from backend.core.calendar import trading_days
+    from backend.core.settings import get_settings
+
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None
+    check_range(first, last)
+    if retrain_every is not None and retrain_every < 1:
+        raise typer.BadParameter(f"--retrain-every {retrain_every}: must be at least 1")
     members = list(get_settings().backtest.members) + (["lstm"] if lstm else [])
     request = backtest_service.BacktestRequest(
         start=first, end=last, tickers=_tickers(tickers), retrain_every=retrain_every, members=members
@@ -252,6 +277,8 @@ def backtest(
 
 
 def _print_backtest(results: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(
         "strategy",
         "total return",
@@ -285,11 +312,12 @@ def _print_backtest(results: dict[str, Any]) -> None:
         )
     console.print(table)
     model = results["model"]
+    reasons = model["rejection_reasons"]
+    why = ": " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()) if reasons else ""
     console.print(
         f"model: {model['n_predictions']} predictions, out-of-sample accuracy {_pct(model['oos_accuracy'])} "
         f"(always HOLD: {_pct(model.get('always_hold_accuracy'))}), {model['retrains']} retrains, "
-        f"{model['signals_approved']} signals, {model['signals_rejected']} rejected: "
-        f"{model['rejection_reasons']}"
+        f"{model['signals_approved']} signals, {model['signals_rejected']} rejected{why}"
     )
 
 

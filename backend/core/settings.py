@@ -65,6 +65,8 @@ class PriceDataSettings(BaseModel):
     spike_pct: float = Field(
         default=0.15, gt=0, description="a one-day move this large that reverts is a spike"
     )
+
+
 class UniverseSettings(BaseModel):
     """`tickers refresh`: the exchanges' published symbol directories (NASDAQ Trader)."""
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +17,12 @@ from backend.core.errors import NotFound, ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
-from backend.features.build import FEATURE_SET_VERSION
-from backend.ml.ensemble import Ensemble
-from backend.ml.members.base import CLASS_NAMES
 from backend.ml.models import ModelArtifact, ModelVersion, Prediction
+
+if TYPE_CHECKING:
+    # The model libraries (torch, XGBoost, LightGBM, scikit-learn, pandas-ta) load only where a model is
+    # built, loaded or run, so `tft-trader models list` and the API's registry pages start fast.
+    from backend.ml.ensemble import Ensemble
 
 log = logging.getLogger(__name__)
 _loaded: dict[str, Ensemble] = {}  # version -> ensemble; versions are immutable, so caching is safe
@@ -104,6 +106,9 @@ async def register(
 
 async def load_ensemble(*, session: AsyncSession, model: ModelVersion) -> Ensemble:
     """The fitted ensemble of `model`, refusing artifacts built for another feature set."""
+    from backend.features.build import FEATURE_SET_VERSION
+    from backend.ml.ensemble import Ensemble
+
     if model.feature_set_version != FEATURE_SET_VERSION:
         raise ValidationFailed(
             f"model {model.version} was trained on feature set {model.feature_set_version}, this code builds "
@@ -182,6 +187,27 @@ async def load_predictions(
     return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows])
 
 
+async def prediction_dates(*, session: AsyncSession, end: date, limit: int) -> list[tuple[date, str]]:
+    """(trading date, model version) of stored predictions on the newest `limit` dates up to `end`."""
+    newest = (
+        select(Prediction.trade_date)
+        .where(Prediction.trade_date <= end)
+        .distinct()
+        .order_by(Prediction.trade_date.desc())
+        .limit(limit)
+    )
+    dates = list((await session.scalars(newest)).all())
+    if not dates:
+        return []
+    query = (
+        select(Prediction.trade_date, Prediction.model_version)
+        .where(Prediction.trade_date.in_(dates))
+        .distinct()
+        .order_by(Prediction.trade_date, Prediction.model_version)
+    )
+    return [(d, v) for d, v in (await session.execute(query)).all()]
+
+
 def prediction_frame(
     ensemble: Ensemble, X: pd.DataFrame, rows: np.ndarray, k: int = 5, *, explain: str | None = None
 ) -> pd.DataFrame:
@@ -190,6 +216,8 @@ def prediction_frame(
     `explain="BUY"` computes the SHAP contributions only for rows called BUY (others get []): a replay
     needs them only for the candidates it records, and SHAP is most of the prediction time.
     """
+    from backend.ml.members.base import CLASS_NAMES
+
     everything = ensemble.predict_all(X, rows=rows)  # only `rows` are scored; the rest is history
     probs = everything["ensemble"]
     signal = probs.argmax(axis=1)

@@ -49,6 +49,18 @@ async def resolve_tickers(*, session: AsyncSession, tickers: Sequence[str] | Non
     return sorted(t for t, n in counts.items() if n >= feature_service.min_history_rows() and t != index)
 
 
+async def too_little_history(*, session: AsyncSession, end: date) -> dict[str, str]:
+    """Stored tickers (other than the market index) without enough bars by `end` to be predicted, and why."""
+    counts = await market_service.bar_counts(session=session, tickers=[], end=end)
+    need, index = feature_service.min_history_rows(), get_settings().features.market_index
+    return {
+        t: f"too little history: {n} daily bars up to {end}, needs {need} (SMA 200 + "
+        f"{need - feature_service.SMA_LOOKBACK}-session sequence)"
+        for t, n in sorted(counts.items())
+        if n < need and t != index
+    }
+
+
 async def train(
     *,
     session: AsyncSession,
@@ -122,6 +134,8 @@ async def predict(
     )
     features = feature_service.features_between(inputs, history_start, as_of)
     skipped = dict(inputs.skipped)
+    if not tickers:  # say why a stored ticker was left out, instead of dropping it silently
+        skipped.update(await too_little_history(session=session, end=as_of))
     today = features[features["trade_date"] == as_of]
     for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):
         skipped[ticker] = f"no price bar on {as_of}"

@@ -171,7 +171,6 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     conviction (mentions >= threshold) and the day's trending rank by mentions (1 = most mentioned).
     Mentions are already dated by `trading_date_for`, so a post after the close counts for the next session.
     """
-    settings = get_settings().sentiment
     since = add_trading_days(start, -(MA_WINDOW - 1))
     query = (
         select(
@@ -183,8 +182,33 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     raw = pd.DataFrame(
         (await session.execute(query)).all(), columns=["ticker", "trade_date", "sentiment", "synthetic"]
     )
-    if raw.empty:
+    out = daily_frame(raw, start=start, end=end)
+    if out.empty:
         return UpsertResult()
+    return await bulk_upsert(
+        session=session,
+        table=table_of(SentimentDaily),
+        columns=DAILY_COLUMNS,
+        rows=frame_records(out, DAILY_COLUMNS),
+        key=("ticker", "trade_date"),
+        group_by="ticker",
+    )
+
+
+def daily_frame(raw: pd.DataFrame, *, start: date, end: date) -> pd.DataFrame:
+    """The daily aggregates (DAILY_COLUMNS) for `start`..`end` from dated mentions.
+
+    Args:
+        raw: one row per mention with ticker, trade_date (the session it counts for), sentiment and
+            synthetic; it must cover the `MA_WINDOW - 1` sessions before `start` for the moving average.
+    """
+    if raw.empty:
+        return pd.DataFrame(columns=list(DAILY_COLUMNS))
+    settings = get_settings().sentiment
+    since = add_trading_days(start, -(MA_WINDOW - 1))
+    raw = raw[(raw["trade_date"] >= since) & (raw["trade_date"] <= end)]
+    if raw.empty:
+        return pd.DataFrame(columns=list(DAILY_COLUMNS))
     label = raw["sentiment"].map(SentimentScorer.label)
     raw = raw.assign(bullish=label == "bullish", bearish=label == "bearish", neutral=label == "neutral")
     daily = raw.groupby(["ticker", "trade_date"], sort=True).agg(
@@ -210,14 +234,24 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     out["trending_rank"] = out.groupby("trade_date")["mentions"].rank(method="min", ascending=False)
     for col in ("mentions", "bullish", "bearish", "neutral", "trending_rank"):
         out[col] = out[col].astype("int64")
-    return await bulk_upsert(
-        session=session,
-        table=table_of(SentimentDaily),
-        columns=DAILY_COLUMNS,
-        rows=frame_records(out, DAILY_COLUMNS),
-        key=("ticker", "trade_date"),
-        group_by="ticker",
+    return out[list(DAILY_COLUMNS)].reset_index(drop=True)
+
+
+async def load_mentions(
+    *, session: AsyncSession, created_from: datetime, created_to: datetime
+) -> pd.DataFrame:
+    """Mentions of posts created in [created_from, created_to): ticker, created_at, sentiment, synthetic.
+
+    The raw material for recomputing aggregates from post times (the lookahead check), not trusting the
+    stored trading dates.
+    """
+    query = (
+        select(TickerMention.ticker, RedditPost.created_at, TickerMention.sentiment, RedditPost.synthetic)
+        .join(RedditPost, RedditPost.id == TickerMention.post_id)
+        .where(RedditPost.created_at >= created_from, RedditPost.created_at < created_to)
     )
+    rows = (await session.execute(query)).all()
+    return pd.DataFrame(rows, columns=["ticker", "created_at", "sentiment", "synthetic"])
 
 
 async def load_daily(

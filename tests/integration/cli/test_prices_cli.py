@@ -134,5 +134,6 @@ def test_demo_command_runs_from_a_clean_data_dir(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "12154" in done.stdout
     assert "promoted: first model: always promoted" in done.stdout
-    assert "predictions (2013" in done.stdout
+    assert "predictions for 2013-03-01" in done.stdout
+    assert "no prediction for FB: too little history" in done.stderr
     assert stored_rows(f"sqlite+aiosqlite:///{tmp_path}/tft_trader.db") == 12154

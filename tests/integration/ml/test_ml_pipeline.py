@@ -123,3 +123,14 @@ async def test_lookahead_check_finds_nothing_on_our_pipeline(priced):
         len(report.dates_checked) == 6 and report.values_compared > 500 and report.predictions_compared >= 12
     )
     assert report.mismatches == []
+
+
+async def test_predict_says_why_a_stored_ticker_gets_no_prediction(priced):
+    session = priced
+    await ml_pipeline.train(session=session, as_of=AS_OF, tickers=TICKERS, member_names=["xgboost"])
+    young = make_bars("NEW", n=120, seed=7, vol=0.02, start=date(2016, 4, 1))
+    young = young[young["trade_date"] <= AS_OF]
+    await market_service.ingest(session=session, batch=PriceBatch("csv", young))
+    outcome = await ml_pipeline.predict(session=session, as_of=AS_OF)
+    assert outcome.predictions == 3
+    assert outcome.skipped["NEW"].startswith(f"too little history: {len(young)} daily bars up to {AS_OF}")
