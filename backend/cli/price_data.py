@@ -14,7 +14,6 @@ from rich.text import Text
 
 from backend.cli.common import console, err, fail, parse_date, progress_bar, run
 from backend.cli.market import prices_app
-from backend.db.engine import transaction
 from backend.market.symbols import normalize_symbols
 
 if TYPE_CHECKING:
@@ -80,6 +79,7 @@ def prices_check(
     symbols = normalize_symbols(tickers.split(",")) if tickers else []
 
     async def flow() -> pd.DataFrame:
+        from backend.db.engine import transaction
         from backend.market import curation, quality
 
         async with transaction() as session:
@@ -109,6 +109,7 @@ def _set_exclusion(ticker: str, dates: list[str], excluded: bool) -> None:
     symbol, days = _symbol(ticker), _days(dates)
 
     async def flow() -> int:
+        from backend.db.engine import transaction
         from backend.market import curation
 
         async with transaction() as session:
@@ -149,6 +150,7 @@ def prices_split(
     assert day is not None
 
     async def flow() -> str:
+        from backend.db.engine import transaction
         from backend.market import curation
 
         async with transaction() as session:
@@ -163,6 +165,7 @@ def prices_split(
 def prices_load_history() -> None:
     """Load the bundled real history of 505 S&P 500 stocks (2013-02 to 2018-02) with GICS sectors,
     indicators and the data-quality check. Today's members applied backwards: survivorship bias."""
+    from backend.db.engine import transaction
     from backend.market import bundled
     from backend.market import service as market_service
 
