@@ -1,7 +1,7 @@
 """tickers: market cap and asset type for the full US universe
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29
 
 `tickers seed` now loads the whole US listing (NASDAQ, NYSE, NYSE American) plus the widely traded ETFs;
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
