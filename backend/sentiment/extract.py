@@ -65,11 +65,17 @@ _SHOUT_WINDOW = 40
 _WHITESPACE = " \t\n\r"
 
 
+# How far back _in_link looks for the start of a link. Bounded so that a long run of text without
+# whitespace (`x/AAPL/x/AAPL/...`) costs linear, not quadratic, time; real links are far shorter.
+_LINK_LOOKBACK = 512
+
+
 def _in_link(text: str, start: int) -> bool:
     """Whether the match at `start` sits in a path after a domain (`x.com/AAPL`); `GME/AMC` does not."""
     if start == 0 or text[start - 1] != "/":
         return False
-    word_start = max(text.rfind(c, 0, start) for c in _WHITESPACE) + 1
+    floor = max(0, start - _LINK_LOOKBACK)
+    word_start = max(max(text.rfind(c, floor, start) for c in _WHITESPACE) + 1, floor)
     return "." in text[word_start:start].split("/", 1)[0]
 
 
