@@ -21,11 +21,6 @@ from backend.sentiment.scoring import (
 POSTS_CSV = Path(__file__).resolve().parents[2] / "data" / "sentiment_posts.csv"
 
 
-@pytest.fixture(scope="module")
-def scorer() -> SentimentScorer:
-    return SentimentScorer()
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -15,11 +15,6 @@ from eval_wsb import LABELS, confusion, load_wsb, plain_label
 from backend.sentiment.scoring import SentimentScorer
 
 
-@pytest.fixture(scope="module")
-def scorer() -> SentimentScorer:
-    return SentimentScorer()
-
-
 @pytest.mark.parametrize(
     ("text", "label"),
     [
