@@ -52,10 +52,15 @@ async def declare_split(
         )
     prev, bar = before.iloc[-1], on_day.iloc[0]
     if not force and not splits.jump_matches(float(prev["close"]), float(bar["open"]), ratio):
+        moved = float(prev["close"]) / float(bar["open"])
+        why = (
+            "they look split-adjusted already"
+            if abs(np.log(moved)) < np.log(1.25)
+            else f"the move is {moved:.2f} to 1, not {ratio:g} to 1"
+        )
         raise ValidationFailed(
             f"{ticker}'s stored prices show no {ratio:g}:1 split on {ex_date} (close {prev['close']:,.2f} on "
-            f"{prev['trade_date']}, open {bar['open']:,.2f}): they look split-adjusted already; "
-            "use --force to record it anyway"
+            f"{prev['trade_date']}, open {bar['open']:,.2f}): {why}; use --force to record it anyway"
         )
     known = await splits.load_splits(session=session, tickers=[ticker])
     same = known[(known["ex_date"] == ex_date) & np.isclose(known["ratio"], ratio)]

@@ -8,7 +8,8 @@ Rules (one compiled regex, then set look-ups against a TickerIndex, see ticker_i
 * English words, slang and jargon that are also symbols (ALL, IT, ON, NOW, OPEN, AI, DD, CEO, YOLO, CAT,
   SNOW...), single letters and most two-letter symbols count only in an unambiguous context: followed by
   calls / puts / shares / stock / options / leaps / earnings, a strike (`180c`, `20p`) or a price (`$400`,
-  `to $50`), or preceded by bought / sold / shorting / loaded / added (`bought ON`); never A or I;
+  `to $50`), or preceded by bought / sold / shorting / loaded / added / shares of / calls on / puts on
+  (`bought ON`, `shares of COST`); never A or I;
 * every candidate must be known, so invented words never become tickers; the universe holds shares and
   ETFs only (no warrants, units, rights or preferreds);
 * class shares in any spelling (`BRK.B`, `BRK-B`, `BRK/B`, `$brk.b`) resolve to the known spelling;
@@ -55,8 +56,9 @@ _RIGHT_CONTEXT = re.compile(
     re.I,
 )
 _LEFT_CONTEXT = re.compile(
-    r"\b(?:bought|buying|sold|selling|shorting|shorted|loaded|loading|added|adding|trimmed)"
-    r"(?:[ \t]+(?:more|some|my|a few))?[ \t]+$",
+    r"\b(?:(?:bought|buying|sold|selling|shorting|shorted|loaded|loading|added|adding|trimmed)"
+    r"(?:[ \t]+(?:more|some|my|a few))?"
+    r"|shares[ \t]+of|(?:calls|puts)[ \t]+on)[ \t]+$",  # "100 shares of COST", "puts on ON"
     re.I,
 )
 _NEVER_BARE = frozenset({"A", "I"})
@@ -65,11 +67,17 @@ _SHOUT_WINDOW = 40
 _WHITESPACE = " \t\n\r"
 
 
+# How far back _in_link looks for the start of a link. Bounded so that a long run of text without
+# whitespace (`x/AAPL/x/AAPL/...`) costs linear, not quadratic, time; real links are far shorter.
+_LINK_LOOKBACK = 512
+
+
 def _in_link(text: str, start: int) -> bool:
     """Whether the match at `start` sits in a path after a domain (`x.com/AAPL`); `GME/AMC` does not."""
     if start == 0 or text[start - 1] != "/":
         return False
-    word_start = max(text.rfind(c, 0, start) for c in _WHITESPACE) + 1
+    floor = max(0, start - _LINK_LOOKBACK)
+    word_start = max(max(text.rfind(c, floor, start) for c in _WHITESPACE) + 1, floor)
     return "." in text[word_start:start].split("/", 1)[0]
 
 

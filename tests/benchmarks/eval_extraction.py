@@ -4,8 +4,9 @@
 
 Data: tests/data/ticker_mentions.csv (text, expected tickers space-separated), written to cover WSB
 meme stocks, ETFs, $-mentions, lower case, class shares and the English/slang traps (ALL, IT, ON, NOW,
-OPEN, AI, DD, CEO, YOLO...). Universe: the bundled US listing + curated ETFs (what `tickers seed`
-stores), with market caps, as the scraper sees it. Micro-averaged over all (text, ticker) pairs.
+OPEN, AI, DD, CEO, YOLO...); the last 35 rows are hard cases a reviewer wrote independently of the
+rules. Universe: the bundled US listing + curated ETFs (what `tickers seed` stores), with market caps,
+as the scraper sees it. Micro-averaged over all (text, ticker) pairs.
 """
 
 from __future__ import annotations

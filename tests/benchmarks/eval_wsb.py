@@ -2,10 +2,11 @@
 
     uv run --no-sync python tests/benchmarks/eval_wsb.py
 
-Data: tests/data/wsb_posts.csv, 214 hand-written posts in the style of r/wallstreetbets (title, body,
-label), class mix close to the hidden WSB set the targets are quoted on (bullish 44%, neutral 30%,
-bearish 26%). Posts are scored as the scraper scores them: "title\\nbody". Prints accuracy and the
-confusion matrix (rows = gold label, columns = predicted) per scorer.
+Data: tests/data/wsb_posts.csv, 270 hand-written posts in the style of r/wallstreetbets (title, body,
+label; the last 30 are hard cases a reviewer wrote independently of the scorer: sarcasm, loss posts,
+questions, bearish bets through calls on SQQQ/VIX), class mix close to the hidden WSB set the targets
+are quoted on (bullish 43%, neutral 31%, bearish 26%). Posts are scored as the scraper scores them:
+"title\\nbody". Prints accuracy and the confusion matrix (rows = gold label, columns = predicted) per scorer.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def active_of(url: str) -> dict[str, bool]:
 def test_seed_then_refresh_from_recorded_files(fresh_db, data_dir):
     result = runner.invoke(app, ["tickers", "seed"])
     assert result.exit_code == 0, result.output
-    assert "seeded 5,993 tickers" in result.output and "ETFs" in result.output
+    assert "seeded 6,005 tickers" in result.output and "ETFs" in result.output
     again = runner.invoke(app, ["tickers", "seed"])
     assert again.exit_code == 0 and "0 new" in again.output
     before = active_of(fresh_db)

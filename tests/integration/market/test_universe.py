@@ -134,3 +134,22 @@ async def test_refresh_refuses_to_delist_most_of_the_market(session):
     with pytest.raises(ValidationFailed, match="refusing a partial or wrong file"):
         await market_service.refresh_universe(session=session, listings=recorded().listings)
     assert await count(session, Ticker.active) == before
+
+
+async def test_deactivation_guard_allows_exactly_the_limit(session):
+    # 20 seeded shares: losing 2 (10%, the default limit) is a normal refresh, losing 3 of the 18 left
+    # (17%) is refused and changes nothing.
+    infos = [TickerInfo(f"ZQ{chr(65 + i)}", None, None, None, "NYSE") for i in range(20)]
+    await market_service.seed_universe(session=session, infos=infos)
+    symbols = {t.symbol for t in infos}
+    others = await count(session, Ticker.active, Ticker.symbol.not_in(symbols))
+    assert others == 0  # the limit is a share of every active seeded ticker: only ours here
+
+    result = await market_service.refresh_universe(session=session, listings=infos[:18])
+    assert result.deactivated == ["ZQS", "ZQT"]
+    assert await count(session, Ticker.active) == 18
+    assert await count(session) == 20  # inactive, not deleted
+
+    with pytest.raises(ValidationFailed, match="would delist 3 of 18 active tickers"):
+        await market_service.refresh_universe(session=session, listings=infos[:15])
+    assert await count(session, Ticker.active) == 18

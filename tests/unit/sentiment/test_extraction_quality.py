@@ -56,6 +56,8 @@ def test_english_and_slang_are_not_tickers_in_the_full_universe(index, text: str
         ("$ALL $IT $ON $NOW $OPEN $AI $F", ["AI", "ALL", "F", "IT", "NOW", "ON", "OPEN"]),
         ("ON calls and SNOW 180c, CAT to $400", ["CAT", "ON", "SNOW"]),
         ("bought ON at 70", ["ON"]),
+        ("I have 10 shares of COST, puts on ON and some VXUS", ["COST", "ON", "VXUS"]),
+        ("the cost of shares of the company", []),
         ("GME TO THE MOON", ["GME"]),
         ("spy puts and tqqq", ["SPY", "TQQQ"]),
         ("BRK.B BRK-B BRK/B $brk/b", ["BRK.B"]),
