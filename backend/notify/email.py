@@ -87,4 +87,4 @@ async def send(to: str, message: Message, settings: NotifySettings) -> SendResul
         return _by_code(exc.code, exc.message)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return SendResult("retry", error=f"SMTP connection failed: {type(exc).__name__}: {exc}"[:500])
-    return SendResult("sent", code=250, reply=_reply(None, response))
+    return SendResult("sent", code=250, reply=_reply(250, response))
