@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -70,3 +73,26 @@ def test_rotation_sends_one_signature_per_key_and_each_verifies() -> None:
     Webhook(old).verify("{}", headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(new_secret()).verify("{}", headers)
+
+
+def readme_receiver() -> Callable[[str, dict[str, str], bytes], bool]:
+    """The standard-library receiver exactly as the README shows it."""
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    block = next(b for b in readme.split("```python\n")[1:] if "def verify(" in b).split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(block, namespace)
+    return namespace["verify"]
+
+
+def test_the_readme_receiver_verifies_our_signatures_and_rejects_forgeries() -> None:
+    verify = readme_receiver()
+    secret, old = new_secret(), new_secret()
+    payload = body(public_id="evt_9", type="trade.closed", version=1, created_at=datetime.now(UTC), data={})
+    headers = sign_headers(msg_id="evt_9", timestamp=datetime.now(UTC), payload=payload, keys=[secret, old])
+    assert verify(secret, headers, payload.encode()) and verify(old, headers, payload.encode())
+    assert not verify(new_secret(), headers, payload.encode())
+    assert not verify(secret, headers, payload.encode() + b" ")
+    stale = sign_headers(
+        msg_id="evt_9", timestamp=datetime.now(UTC) - timedelta(minutes=6), payload=payload, keys=[secret]
+    )
+    assert not verify(secret, stale, payload.encode())
