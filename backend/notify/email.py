@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal
@@ -14,6 +13,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.settings import NotifySettings
 from backend.notify.render import Message
 from backend.notify.schemas import SendResult
+from backend.notify.tls import client_context
 
 REPLY_CHARS = 300
 
@@ -63,7 +63,7 @@ async def send(to: str, message: Message, settings: NotifySettings) -> SendResul
         use_tls=settings.smtp_security == "tls",
         # True: STARTTLS or nothing (no silent downgrade to plain text); False: never.
         start_tls=settings.smtp_security == "starttls",
-        tls_context=ssl.create_default_context(),
+        tls_context=client_context("smtp"),
         timeout=settings.smtp_timeout_seconds,
     )
     try:

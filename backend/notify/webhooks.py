@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 from backend.core.settings import NotifySettings
 from backend.notify.schemas import SendResult
 from backend.notify.ssrf import BlockedAddress, PinnedTransport
+from backend.notify.tls import client_context
 
 SECRET_PREFIX = "whsec_"
 RETRYABLE = {408, 425, 429}
@@ -65,7 +66,9 @@ async def send(
         **sign_headers(msg_id=msg_id, timestamp=now, payload=payload, keys=keys),
     }
     timeout = settings.webhook_timeout_seconds
-    transport = PinnedTransport(allow_private=settings.allow_private_webhooks, retries=0)
+    transport = PinnedTransport(
+        allow_private=settings.allow_private_webhooks, retries=0, verify=client_context("https")
+    )
     # One client per delivery: a pooled TLS connection made for one hostname is never reused for another
     # that shares its address. trust_env=False: an HTTP(S)_PROXY variable must not reroute webhooks.
     async with httpx.AsyncClient(
