@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from backend.cli.common import console, run
-from backend.core.calendar import utcnow
 from backend.db.engine import transaction
 
 if TYPE_CHECKING:
@@ -104,6 +103,7 @@ def rotate_secret(subscription_id: Annotated[int, typer.Argument(metavar="ID")])
     """A new webhook signing secret; the old one also signs until its grace period ends."""
     from datetime import datetime
 
+    from backend.core.calendar import utcnow
     from backend.notify import service
 
     async def flow() -> tuple[str, datetime]:
@@ -130,6 +130,7 @@ def _print_outcomes(outcomes: list[AttemptOutcome]) -> None:
 @notify_app.command("test")
 def test(subscription_id: Annotated[int | None, typer.Argument(metavar="[ID]")] = None) -> None:
     """Send a test event now, in-process, to one subscription (or every active one)."""
+    from backend.core.calendar import utcnow
     from backend.notify import delivery, service
 
     async def flow() -> list[AttemptOutcome]:
