@@ -155,3 +155,29 @@ async def test_pinned_https_keeps_host_header_and_checks_the_certificate_name(
         assert wrong.outcome == "retry" and "CERTIFICATE_VERIFY_FAILED" in (wrong.error or "")
         assert len(receiver.received) == 1
     assert isinstance(certs.server, ssl.SSLContext)
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "10.0.0.7", "169.254.169.254", "::1", "fe80::1", "::ffff:10.0.0.1"]
+)
+async def test_connect_time_check_refuses_each_non_public_answer(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    """Whatever the name resolves to at send time is checked before any connection is opened."""
+    connected: list[object] = []
+
+    async def answer(host: str, port: int) -> list[ssrf.IPAddress]:
+        return [ipaddress.ip_address(address)]
+
+    async def never(self: object, request: object) -> object:
+        connected.append(request)
+        raise AssertionError("no connection may be attempted")
+
+    monkeypatch.setattr(ssrf, "resolve", answer)
+    monkeypatch.setattr(ssrf.httpx.AsyncHTTPTransport, "handle_async_request", never)
+    result = await webhooks.send(
+        "https://hooks.example.com/x", msg_id="evt_c", payload="{}", keys=[webhooks.new_secret()],
+        now=datetime.now(UTC), settings=settings(),
+    )  # fmt: skip
+    shown = str(ipaddress.ip_address(address))
+    assert result.outcome == "failed" and shown in (result.error or "") and connected == []
