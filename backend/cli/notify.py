@@ -139,7 +139,7 @@ def test(subscription_id: Annotated[int | None, typer.Argument(metavar="[ID]")] 
             ids = await service.create_test_deliveries(
                 session=session, subscription_id=subscription_id, now=now
             )
-        return await delivery.deliver(ids, now=now)
+        return await delivery.deliver(ids)
 
     outcomes = run(flow)
     _print_outcomes(outcomes)

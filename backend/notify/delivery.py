@@ -28,13 +28,17 @@ CONCURRENCY = 4  # sends in flight per sweep: one hanging receiver does not hold
 
 async def deliver_due(*, now: datetime | None = None, limit: int | None = None) -> list[AttemptOutcome]:
     """Fan out new outbox events and attempt every due delivery (up to `limit`, default the batch size)."""
-    now = now or utcnow()
+    sweep_at = now or utcnow()
     async with transaction() as session:
-        created = await service.fan_out(session=session, now=now)
+        created = await service.fan_out(session=session, now=sweep_at)
     if created:
         log.info("outbox: %d new deliveries", created)
     async with transaction() as session:
-        ids = await service.due_ids(session=session, now=now, limit=limit or get_settings().notify.batch_size)
+        batch = limit or get_settings().notify.batch_size
+        ids = await service.due_ids(session=session, now=sweep_at, limit=batch)
+    # Not `sweep_at`: each claim must read the clock when it is taken. A lease counted from the start of a
+    # long sweep (100 deliveries, 4 at a time, a receiver hanging 15 s each) would already have run out for
+    # the last ones, and the next sweep would claim and send them a second time.
     return await deliver(ids, now=now)
 
 
@@ -51,8 +55,12 @@ async def deliver(delivery_ids: Sequence[int], *, now: datetime | None = None) -
 
 
 async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> AttemptOutcome | None:
-    """Claim, send and record one delivery; None when another worker has it or it is not due."""
-    now = now or utcnow()
+    """Claim, send and record one delivery; None when another worker has it or it is not due.
+
+    `now` fixes the clock (tests travel in time with it); by default the claim and the outcome each read it.
+    """
+    fixed = now
+    now = fixed or utcnow()
     async with transaction() as session:
         claimed = await service.claim(session=session, delivery_id=delivery_id, now=now)
     if claimed is None:
@@ -66,13 +74,15 @@ async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> Attem
     except Exception as exc:  # a bug must not leave the claim to expire silently: record it, retry later
         log.exception("delivery %d crashed", delivery_id)
         result = SendResult("retry", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
+    done_at = fixed or utcnow()  # the send may have taken its full timeout: back-off counts from its end
     async with transaction() as session:
         status, next_at = await service.record_result(
-            session=session, claimed=claimed, result=result, now=now
+            session=session, claimed=claimed, result=result, now=done_at
         )
+    # The subscription's id, not its target: a webhook URL often carries a token (Discord, Slack, Zapier).
     log.info(
-        "delivery %d (%s %s -> %s): %s %s", delivery_id, claimed.event_type, claimed.channel, claimed.target,
-        status, result.error or result.reply or "",
+        "delivery %d (%s %s -> subscription %d): %s %s", delivery_id, claimed.event_type, claimed.channel,
+        claimed.subscription_id, status, result.error or result.reply or "",
     )  # fmt: skip
     return _outcome(claimed, status, result, next_at)
 
