@@ -12,10 +12,11 @@ from rich.table import Table
 from backend.backtest import service as backtest_service
 from backend.cli.common import console, err, fail, parse_date, progress_bar, run
 from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
-from backend.core.calendar import previous_trading_day, trading_days
+from backend.core.calendar import previous_trading_day, trading_date_for, trading_days, utcnow
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
 from backend.market.yahoo import YahooProvider
+from backend.notify import events as notify_events
 from backend.pipeline import daily
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
@@ -211,10 +212,20 @@ async def _set_kill_switch(on: bool, reason: str | None) -> None:
         book = await portfolio_service.load_book(
             session=session, portfolio=portfolio, settings=get_settings().risk
         )
+        was_on = book.kill_switch
         book.set_kill_switch(on, reason)
         await portfolio_service.save_book(
             session=session, portfolio=portfolio, book=book, since=book.last_session
         )
+        if on and not was_on:  # in the same transaction: subscribers hear of it exactly when it is stored
+            now = utcnow()
+            await notify_events.emit_halt(
+                session=session,
+                portfolio=portfolio.name,
+                trade_date=trading_date_for(now),
+                reason=book.kill_switch_reason,
+                by_hand_at=now,
+            )
 
 
 def backtest(

@@ -169,14 +169,24 @@ async def emit_candidates_digest(
     )
 
 
-async def emit_halt(*, session: AsyncSession, portfolio: str, trade_date: date, reason: str | None) -> bool:
-    """The drawdown halt / kill switch latched at this close."""
+async def emit_halt(
+    *,
+    session: AsyncSession,
+    portfolio: str,
+    trade_date: date,
+    reason: str | None,
+    by_hand_at: datetime | None = None,
+) -> bool:
+    """The drawdown halt / kill switch latched at this close, or was set by hand at `by_hand_at`."""
     data = {
         "portfolio": portfolio,
         "trade_date": trade_date.isoformat(),
         "reason": reason or "kill switch on",
+        "by_hand": by_hand_at is not None,
     }
     key = f"{RISK_HALTED}:{portfolio}:{trade_date.isoformat()}"
+    if by_hand_at is not None:  # each halt by hand is news, even on a day the drawdown halt latched
+        key += f":by-hand:{by_hand_at.isoformat()}"
     return await emit(session=session, type=RISK_HALTED, data=data, dedupe_key=key, trade_date=trade_date)
 
 
