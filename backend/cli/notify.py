@@ -98,6 +98,24 @@ def remove(subscription_id: Annotated[int, typer.Argument(metavar="ID")]) -> Non
     console.print(f"removed subscription {removed.id} ({removed.channel} {removed.target})")
 
 
+@notify_app.command("enable")
+def enable(subscription_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Re-activate a subscription (disabled by a 410 Gone); events from while it was off are not resent."""
+    from backend.notify import service
+    from backend.notify.schemas import SubscriptionRead
+
+    async def flow() -> SubscriptionRead:
+        async with transaction() as session:
+            return await service.enable(session=session, subscription_id=subscription_id)
+
+    enabled = run(flow)
+    console.print(
+        f"subscription {enabled.id} ({enabled.channel} {enabled.target}) is active: "
+        f"check it with `tft-trader notify test {enabled.id}`",
+        highlight=False,
+    )
+
+
 @notify_app.command("rotate-secret")
 def rotate_secret(subscription_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """A new webhook signing secret; the old one also signs until its grace period ends."""
@@ -131,12 +149,12 @@ def _print_outcomes(outcomes: list[AttemptOutcome]) -> None:
 def test(subscription_id: Annotated[int | None, typer.Argument(metavar="[ID]")] = None) -> None:
     """Send a test event now, in-process, to one subscription (or every active one)."""
     from backend.core.calendar import utcnow
-    from backend.notify import delivery, service
+    from backend.notify import delivery, outbox
 
     async def flow() -> list[AttemptOutcome]:
         now = utcnow()
         async with transaction() as session:
-            ids = await service.create_test_deliveries(
+            ids = await outbox.create_test_deliveries(
                 session=session, subscription_id=subscription_id, now=now
             )
         return await delivery.deliver(ids)
@@ -163,12 +181,12 @@ def deliveries(
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
 ) -> None:
     """The delivery log: status, attempts, last reply and error."""
-    from backend.notify import service
+    from backend.notify import outbox
     from backend.notify.schemas import DeliveryRead
 
     async def flow() -> list[DeliveryRead]:
         async with transaction() as session:
-            return await service.list_deliveries(session=session, failed_only=failed, limit=limit)
+            return await outbox.list_deliveries(session=session, failed_only=failed, limit=limit)
 
     rows = run(flow)
     if not rows:

@@ -144,13 +144,15 @@ class NotifySettings(BaseModel):
     require_https: bool = True
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=10, ge=1)
-    # Exponential backoff with jitter: ~1, 2, 4 ... minutes, capped, so 10 attempts span about 8 hours.
+    # Exponential backoff with equal jitter: ~1, 2, 4 ... minutes, capped, so 10 attempts span 4-8 hours.
     retry_base_seconds: float = Field(default=60.0, gt=0)
     retry_max_seconds: float = Field(default=4 * 3600.0, gt=0)
     secret_grace_hours: float = Field(default=24.0, ge=0)  # the old secret signs too after a rotation
     # How long a worker owns a claimed delivery; longer than one send can take (timeouts included).
     claim_seconds: float = Field(default=300.0, gt=0)
     batch_size: int = Field(default=100, ge=1)  # deliveries per sweep: a task stays well under an hour
+    # Days an outbox event is kept once every delivery of it was sent; failed ones are kept until removed.
+    retention_days: int = Field(default=30, ge=1)
 
 
 class MLSettings(BaseModel):

@@ -17,7 +17,7 @@ from backend.core.calendar import utcnow
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
 from backend.notify import email as email_channel
-from backend.notify import service
+from backend.notify import outbox
 from backend.notify import webhooks as webhook_channel
 from backend.notify.render import dashboard_link, render
 from backend.notify.schemas import AttemptOutcome, ClaimedDelivery, SendResult
@@ -27,15 +27,18 @@ CONCURRENCY = 4  # sends in flight per sweep: one hanging receiver does not hold
 
 
 async def deliver_due(*, now: datetime | None = None, limit: int | None = None) -> list[AttemptOutcome]:
-    """Fan out new outbox events and attempt every due delivery (up to `limit`, default the batch size)."""
+    """Fan out new outbox events, prune old delivered ones, and attempt every due delivery (up to `limit`,
+    default the batch size)."""
     sweep_at = now or utcnow()
+    settings = get_settings().notify
     async with transaction() as session:
-        created = await service.fan_out(session=session, now=sweep_at)
-    if created:
-        log.info("outbox: %d new deliveries", created)
+        created = await outbox.fan_out(session=session, now=sweep_at)
+        pruned = await outbox.prune(session=session, now=sweep_at, days=settings.retention_days)
+    if created or pruned:
+        log.info("outbox: %d new deliveries, %d old events pruned", created, pruned)
     async with transaction() as session:
-        batch = limit or get_settings().notify.batch_size
-        ids = await service.due_ids(session=session, now=sweep_at, limit=batch)
+        batch = limit or settings.batch_size
+        ids = await outbox.due_ids(session=session, now=sweep_at, limit=batch)
     # Not `sweep_at`: each claim must read the clock when it is taken. A lease counted from the start of a
     # long sweep (100 deliveries, 4 at a time, a receiver hanging 15 s each) would already have run out for
     # the last ones, and the next sweep would claim and send them a second time.
@@ -62,12 +65,12 @@ async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> Attem
     fixed = now
     now = fixed or utcnow()
     async with transaction() as session:
-        claimed = await service.claim(session=session, delivery_id=delivery_id, now=now)
+        claimed = await outbox.claim(session=session, delivery_id=delivery_id, now=now)
     if claimed is None:
         return None
     if not claimed.active:
         async with transaction() as session:
-            await service.mark_disabled(session=session, claimed=claimed, now=now)
+            await outbox.mark_disabled(session=session, claimed=claimed, now=now)
         return _outcome(claimed, "disabled", SendResult("failed", error="subscription disabled"), None)
     try:
         result = await send(claimed)
@@ -76,7 +79,7 @@ async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> Attem
         result = SendResult("retry", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
     done_at = fixed or utcnow()  # the send may have taken its full timeout: back-off counts from its end
     async with transaction() as session:
-        status, next_at = await service.record_result(
+        status, next_at = await outbox.record_result(
             session=session, claimed=claimed, result=result, now=done_at
         )
     # The subscription's id, not its target: a webhook URL often carries a token (Discord, Slack, Zapier).

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from backend.cli import app
 from backend.core.settings import override_settings
-from backend.notify.models import NotificationSubscription
+from backend.notify.models import NotificationEvent, NotificationSubscription
 from tests.flows import in_db
 from tests.receivers import WebhookReceiver
 
@@ -92,3 +94,42 @@ def test_add_list_test_deliveries_rotate_remove(smtp, receiver: WebhookReceiver)
     missing = runner.invoke(app, ["notify", "remove", "2"])
     assert missing.exit_code == 1 and "no notification subscription 2" in missing.stderr
     assert subscriptions() == 1
+
+
+def halt_events() -> list[dict]:
+    async def work(session: AsyncSession) -> list[dict]:
+        query = select(NotificationEvent.payload).where(NotificationEvent.type == "risk.halted")
+        return list((await session.scalars(query.order_by(NotificationEvent.id))).all())
+
+    return in_db(work)
+
+
+def test_a_halt_by_hand_reaches_subscribers_once_per_halt(receiver: WebhookReceiver) -> None:
+    added = runner.invoke(app, ["notify", "add-webhook", receiver.url("/ok"), "--events", "risk.halted"])
+    assert added.exit_code == 0, added.output
+    try:
+        assert runner.invoke(app, ["portfolio", "halt", "--reason", "earnings week"]).exit_code == 0
+        assert runner.invoke(app, ["portfolio", "halt", "--reason", "again"]).exit_code == 0  # already on
+        [event] = halt_events()
+        assert (event["reason"], event["by_hand"], event["portfolio"]) == ("earnings week", True, "live")
+        assert runner.invoke(app, ["notify", "deliver"]).exit_code == 0
+        [hit] = receiver.hits("/ok")
+        body = json.loads(hit.body)
+        assert (body["type"], body["data"]["reason"]) == ("risk.halted", "earnings week")
+        # Resumed and halted again the same day: a second halt, a second message.
+        assert runner.invoke(app, ["portfolio", "resume"]).exit_code == 0
+        assert runner.invoke(app, ["portfolio", "halt"]).exit_code == 0
+        assert [e["reason"] for e in halt_events()] == ["earnings week", "set by hand"]
+    finally:
+        runner.invoke(app, ["portfolio", "resume"])
+
+
+def test_enable_reactivates_and_an_unknown_id_is_one_line(receiver: WebhookReceiver) -> None:
+    hook = runner.invoke(app, ["notify", "add-webhook", receiver.url("/ok")])
+    assert hook.exit_code == 0, hook.output
+    sub_id = int(hook.output.split("subscription ")[1].split(":")[0])
+    enabled = runner.invoke(app, ["notify", "enable", str(sub_id)])
+    assert enabled.exit_code == 0 and f"subscription {sub_id} (webhook" in enabled.output
+    missing = runner.invoke(app, ["notify", "enable", "999"])
+    assert missing.exit_code == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "no notification subscription 999" in missing.stderr

@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from backend.core.calendar import utcnow
 from backend.core.settings import override_settings
 from backend.db.engine import transaction
-from backend.notify import delivery, events, service
+from backend.notify import delivery, events, outbox, service
 from backend.notify.models import NotificationEvent, NotificationSubscription
 from backend.notify.schemas import ClaimedDelivery, DeliveryRead
 from tests.flows import in_db, run
@@ -24,7 +24,7 @@ from tests.receivers import WebhookReceiver
 
 def log() -> list[DeliveryRead]:
     async def work(session: AsyncSession) -> list[DeliveryRead]:
-        return await service.list_deliveries(session=session)
+        return await outbox.list_deliveries(session=session)
 
     return in_db(work)
 
@@ -226,10 +226,10 @@ def test_outbox_survives_a_crash_between_commit_and_send(receiver: WebhookReceiv
     async def claim_and_die() -> None:
         now = utcnow()
         async with transaction() as session:
-            await service.fan_out(session=session, now=now)
+            await outbox.fan_out(session=session, now=now)
         async with transaction() as session:
-            [delivery_id] = await service.due_ids(session=session, now=now, limit=10)
-            assert await service.claim(session=session, delivery_id=delivery_id, now=now) is not None
+            [delivery_id] = await outbox.due_ids(session=session, now=now, limit=10)
+            assert await outbox.claim(session=session, delivery_id=delivery_id, now=now) is not None
 
     run(claim_and_die)  # a worker claimed the delivery and died before sending
     assert deliver_due() == []  # still claimed: no one else sends it meanwhile
@@ -246,9 +246,9 @@ def test_redelivered_or_concurrent_attempts_send_once(receiver: WebhookReceiver)
     async def twice_each() -> list[object]:
         now = utcnow()
         async with transaction() as session:
-            await service.fan_out(session=session, now=now)
+            await outbox.fan_out(session=session, now=now)
         async with transaction() as session:
-            first, second = await service.due_ids(session=session, now=now, limit=10)
+            first, second = await outbox.due_ids(session=session, now=now, limit=10)
         # the same task delivered twice in a row, and three copies racing each other
         sequential = [await delivery.deliver_one(first), await delivery.deliver_one(first)]
         concurrent = await asyncio.gather(*(delivery.deliver_one(second) for _ in range(3)))
@@ -297,15 +297,55 @@ def test_each_claim_of_a_sweep_reads_the_clock_when_it_is_taken(
     # Every reading of the clock is 400 s after the previous one (longer than the 300 s lease).
     monkeypatch.setattr(delivery, "utcnow", lambda: start + timedelta(seconds=400 * next(ticks)))
     claimed_at: list[datetime] = []
-    real_claim = service.claim
+    real_claim = outbox.claim
 
     async def spy(*, session: AsyncSession, delivery_id: int, now: datetime) -> ClaimedDelivery | None:
         claimed_at.append(now)
         return await real_claim(session=session, delivery_id=delivery_id, now=now)
 
-    monkeypatch.setattr(service, "claim", spy)
+    monkeypatch.setattr(outbox, "claim", spy)
     outcomes = deliver_due()
     assert sorted(o.status for o in outcomes) == ["sent", "sent"]
     sweep_at = start + timedelta(seconds=400)  # the sweep's own first reading
     assert len(claimed_at) == 2 and len(set(claimed_at)) == 2 and min(claimed_at) > sweep_at
     assert len(receiver.hits("/ok")) == 2
+
+
+def test_a_subscription_disabled_by_410_can_be_enabled_again(receiver: WebhookReceiver) -> None:
+    receiver.responses["/back"] = [410, 200]
+    sub_id, _ = add_webhook(receiver.url("/back"), ["signal.new"])
+    emit_signal(signal("AAPL"))
+    assert [o.status for o in deliver_due()] == ["disabled"]
+
+    async def enable(session: AsyncSession) -> bool:
+        return (await service.enable(session=session, subscription_id=sub_id)).active
+
+    assert in_db(enable) is True
+    sub = subscription(sub_id)
+    assert sub.active and sub.disabled_reason is None
+    emit_signal(signal("MSFT"))
+    [outcome] = deliver_due()
+    assert (outcome.status, outcome.code) == ("sent", 200)
+    # The event of while it was off is not resent: the receiver saw AAPL (410) and then MSFT only.
+    tickers = [json.loads(h.body)["data"]["signal"]["ticker"] for h in receiver.hits("/back")]
+    assert tickers == ["AAPL", "MSFT"]
+
+
+def test_old_sent_events_are_pruned_and_failed_ones_kept(receiver: WebhookReceiver) -> None:
+    add_webhook(receiver.url("/prune"), ["signal.new"])
+    emit_signal(signal("AAPL"))
+    [sent] = deliver_due()
+    receiver.responses["/prune"] = [400]
+    emit_signal(signal("MSFT"))
+    [failed] = deliver_due()
+    assert (sent.status, failed.status) == ("sent", "failed")
+
+    async def tickers(session: AsyncSession) -> list[str]:
+        payloads = await session.scalars(select(NotificationEvent.payload).order_by(NotificationEvent.id))
+        return [p["signal"]["ticker"] for p in payloads]
+
+    deliver_due(utcnow() + timedelta(days=29))  # within the 30 days' retention: both stay
+    assert in_db(tickers) == ["AAPL", "MSFT"]
+    deliver_due(utcnow() + timedelta(days=31))
+    assert in_db(tickers) == ["MSFT"]  # the failed one stays visible
+    assert [(r.event_type, r.status) for r in log()] == [("signal.new", "failed")]
