@@ -72,8 +72,16 @@ async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> Attem
         async with transaction() as session:
             await outbox.mark_disabled(session=session, claimed=claimed, now=now)
         return _outcome(claimed, "disabled", SendResult("failed", error="subscription disabled"), None)
+    budget = get_settings().notify.claim_seconds / 2
     try:
-        result = await send(claimed)
+        # Whatever the channel's own timeouts (SMTP's are per command), the attempt ends well inside the
+        # claim: past it another worker could take the row and send the message a second time.
+        async with asyncio.timeout(budget):
+            result = await send(claimed)
+    except TimeoutError:
+        result = SendResult(
+            "retry", error=f"attempt cut off after {budget:g} s (half of NOTIFY__CLAIM_SECONDS)"
+        )
     except Exception as exc:  # a bug must not leave the claim to expire silently: record it, retry later
         log.exception("delivery %d crashed", delivery_id)
         result = SendResult("retry", error=f"internal error: {type(exc).__name__}: {exc}"[:500])

@@ -349,3 +349,14 @@ def test_old_sent_events_are_pruned_and_failed_ones_kept(receiver: WebhookReceiv
     deliver_due(utcnow() + timedelta(days=31))
     assert in_db(tickers) == ["MSFT"]  # the failed one stays visible
     assert [(r.event_type, r.status) for r in log()] == [("signal.new", "failed")]
+
+
+def test_an_attempt_ends_inside_its_claim_whatever_the_channel_timeout(receiver: WebhookReceiver) -> None:
+    receiver.responses["/slow"] = ["hang:3"]
+    add_webhook(receiver.url("/slow"), ["signal.new"])
+    emit_signal()
+    # The webhook timeout alone would wait 10 s; the claim (1 s) bounds the attempt to half of it.
+    with override_settings(notify={"webhook_timeout_seconds": 10.0, "claim_seconds": 1.0}):
+        [outcome] = deliver_due()
+    assert outcome.status == "pending" and outcome.code is None
+    assert outcome.error == "attempt cut off after 0.5 s (half of NOTIFY__CLAIM_SECONDS)"
