@@ -27,6 +27,7 @@ def normalize_address(address: str) -> str:
 
 
 def build(to: str, message: Message, settings: NotifySettings) -> EmailMessage:
+    """The MIME message: plain text with an HTML alternative."""
     mail = EmailMessage()
     mail["Subject"] = message.subject
     mail["From"] = settings.smtp_from or settings.smtp_username

@@ -44,6 +44,7 @@ TOP_REASONS = 3
 
 
 def new_public_id() -> str:
+    """A fresh event id (`evt_<hex>`): the webhook-id receivers deduplicate on."""
     return f"evt_{uuid.uuid4().hex}"
 
 
@@ -228,4 +229,5 @@ async def emit_pipeline_failure(
 
 
 def probe_data(now: datetime) -> dict[str, Any]:
+    """The payload of a `notify test` event."""
     return {"message": "TFT Trader test notification: this subscription works.", "sent_at": now.isoformat()}

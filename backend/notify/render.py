@@ -54,6 +54,7 @@ def dashboard_link(public_url: str, type: str, payload: dict[str, Any]) -> str |
 
 
 def subject(type: str, payload: dict[str, Any]) -> str:
+    """The email subject line of an event."""
     if type == events.SIGNAL_NEW:
         s = payload["signal"]
         return f"[TFT Trader] BUY {s['ticker']} (confidence {s['confidence']:.2f}) for {s['trade_date']}"

@@ -72,11 +72,13 @@ async def add_webhook(
 
 
 async def list_subscriptions(*, session: AsyncSession) -> list[SubscriptionRead]:
+    """Every subscription, oldest first (never their secrets)."""
     rows = await session.scalars(select(NotificationSubscription).order_by(NotificationSubscription.id))
     return [SubscriptionRead.model_validate(r) for r in rows]
 
 
 async def get(*, session: AsyncSession, subscription_id: int) -> NotificationSubscription:
+    """One subscription, or NotFound naming the id."""
     row = await session.get(NotificationSubscription, subscription_id)
     if row is None:
         raise NotFound(f"no notification subscription {subscription_id}: see `tft-trader notify list`")
