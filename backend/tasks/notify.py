@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from backend.db.engine import dispose_engines
 from backend.notify import delivery
+from backend.notify.schemas import AttemptOutcome
 from backend.tasks.app import celery_app
 
 T = TypeVar("T")
@@ -36,20 +37,23 @@ def _run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def deliver_outbox() -> list[dict[str, Any]]:
     """Fan out new outbox events and attempt every due delivery; returns the attempts made."""
     outcomes = _run(lambda: delivery.deliver_due())
-    return [
-        asdict(o) | {"next_attempt_at": o.next_attempt_at and o.next_attempt_at.isoformat()} for o in outcomes
-    ]
+    return [_result(o) for o in outcomes]
 
 
 @celery_app.task(name="notify.deliver")
 def deliver(delivery_id: int) -> dict[str, Any] | None:
     """Attempt one delivery by id (nothing happens if it is not due or another worker holds it)."""
     outcome = _run(lambda: delivery.deliver_one(delivery_id))
-    if outcome is None:
-        return None
-    return asdict(outcome) | {
-        "next_attempt_at": outcome.next_attempt_at and outcome.next_attempt_at.isoformat()
-    }
+    return None if outcome is None else _result(outcome)
+
+
+def _result(outcome: AttemptOutcome) -> dict[str, Any]:
+    # JSON for the result backend, without the target: a webhook URL often carries a token, and results
+    # stay in Redis for a day.
+    data = asdict(outcome)
+    del data["target"]
+    data["next_attempt_at"] = outcome.next_attempt_at and outcome.next_attempt_at.isoformat()
+    return data
 
 
 # The sweep runs under beat whichever app configuration wins, as long as the app includes this module.
