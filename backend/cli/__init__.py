@@ -38,6 +38,7 @@ from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_a
 from backend.cli.ml import check_app, models_app
 from backend.cli.ml import predict as predict_command
 from backend.cli.ml import train as train_command
+from backend.cli.notify import notify_app
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
 
@@ -60,6 +61,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(portfolio_app, name="portfolio")
 app.command("monitor")(monitor)
 app.command("backtest")(backtest)
+app.add_typer(notify_app, name="notify")
 
 
 def version() -> str:

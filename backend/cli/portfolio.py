@@ -220,8 +220,10 @@ def portfolio_resume() -> None:
 
 
 async def _set_kill_switch(on: bool, reason: str | None) -> None:
+    from backend.core.calendar import trading_date_for, utcnow
     from backend.core.settings import get_settings
     from backend.db.engine import transaction
+    from backend.notify import events as notify_events
     from backend.portfolio import service as portfolio_service
 
     async with transaction() as session:
@@ -229,10 +231,20 @@ async def _set_kill_switch(on: bool, reason: str | None) -> None:
         book = await portfolio_service.load_book(
             session=session, portfolio=portfolio, settings=get_settings().risk
         )
+        was_on = book.kill_switch
         book.set_kill_switch(on, reason)
         await portfolio_service.save_book(
             session=session, portfolio=portfolio, book=book, since=book.last_session
         )
+        if on and not was_on:  # in the same transaction: subscribers hear of it exactly when it is stored
+            now = utcnow()
+            await notify_events.emit_halt(
+                session=session,
+                portfolio=portfolio.name,
+                trade_date=trading_date_for(now),
+                reason=book.kill_switch_reason,
+                by_hand_at=now,
+            )
 
 
 def backtest(

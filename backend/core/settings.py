@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".tft-trader"
@@ -150,6 +150,34 @@ class BacktestSettings(BaseModel):
     retrain_every_days: int = Field(default=5, ge=1)  # trading days between retrains (weekly)
 
 
+class NotifySettings(BaseModel):
+    """Email (SMTP) and webhook delivery. Secrets only from the environment (`NOTIFY__SMTP_PASSWORD`)."""
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""
+    # starttls: upgrade a plain connection (port 587); tls: implicit TLS from the start (port 465).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Webhook targets on private, loopback or link-local addresses are refused unless this is set (a
+    # receiver on your own LAN); the check runs when a URL is added and again at every connect.
+    allow_private_webhooks: bool = False
+    require_https: bool = True
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    # Exponential backoff with equal jitter: ~1, 2, 4 ... minutes, capped, so 10 attempts span 4-8 hours.
+    retry_base_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=4 * 3600.0, gt=0)
+    secret_grace_hours: float = Field(default=24.0, ge=0)  # the old secret signs too after a rotation
+    # How long a worker owns a claimed delivery; longer than one send can take (timeouts included).
+    claim_seconds: float = Field(default=300.0, gt=0)
+    batch_size: int = Field(default=100, ge=1)  # deliveries per sweep: a task stays well under an hour
+    # Days an outbox event is kept once every delivery of it was sent; failed ones are kept until removed.
+    retention_days: int = Field(default=30, ge=1)
+
+
 class MLSettings(BaseModel):
     """Ensemble members, weights and training."""
 
@@ -190,6 +218,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_level: str = "INFO"
     sql_echo: bool = False
+    public_url: str = ""  # the dashboard's address, for links in notifications (e.g. https://trader.example)
 
     market: MarketSettings = MarketSettings()
     prices: PriceDataSettings = PriceDataSettings()
@@ -200,6 +229,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = RiskSettings()
     ml: MLSettings = MLSettings()
     backtest: BacktestSettings = BacktestSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("database_url")
     @classmethod

@@ -34,6 +34,7 @@ from backend.features import service as feature_service
 from backend.market import service as market_service
 from backend.ml import service as ml_service
 from backend.pipeline import ml as ml_pipeline
+from backend.pipeline import notifications
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
 from backend.portfolio.models import LIVE_PORTFOLIO, Portfolio
@@ -165,6 +166,9 @@ async def run_daily(
             session=session, trade_date=as_of, model_version=predicted.model_version
         )
         outcome.signals = generate_signals(book, days.get(as_of, MarketDay(as_of, {})), predictions)
+        await notifications.record_day(
+            session=session, book=book, sessions=outcome.sessions, report=outcome.signals
+        )
         await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
     return outcome
 
@@ -201,6 +205,7 @@ async def monitor(
             prices = await asyncio.to_thread(quotes, sorted(book.ledger.open_positions))
             reports.append(check_quotes(book, today, prices, now))
         if reports:
+            await notifications.record_sessions(session=session, book=book, sessions=reports)
             await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
     return [r for r in reports if not r.intraday or r.closed]
 
