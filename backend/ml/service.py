@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,8 +18,11 @@ from backend.db.upsert import dialect_insert
 from backend.ml.models import ModelArtifact, ModelVersion, Prediction
 
 if TYPE_CHECKING:
-    # The model libraries (torch, XGBoost, LightGBM, scikit-learn, pandas-ta) load only where a model is
-    # built, loaded or run, so `tft-trader models list` and the API's registry pages start fast.
+    # The model libraries (torch, XGBoost, LightGBM, scikit-learn, pandas-ta) and pandas load only where a
+    # model is built, loaded or run, so `tft-trader models list` and the API's registry pages start fast.
+    import numpy as np
+    import pandas as pd
+
     from backend.ml.ensemble import Ensemble
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,8 @@ async def load_predictions(
     *, session: AsyncSession, trade_date: date, model_version: str | None = None
 ) -> pd.DataFrame:
     """Predictions for a trading date (by default those of the active model)."""
+    import pandas as pd
+
     if model_version is None:
         active = await active_model(session=session)
         if active is None:
@@ -216,6 +219,9 @@ def prediction_frame(
     `explain="BUY"` computes the SHAP contributions only for rows called BUY (others get []): a replay
     needs them only for the candidates it records, and SHAP is most of the prediction time.
     """
+    import numpy as np
+    import pandas as pd
+
     from backend.ml.members.base import CLASS_NAMES
 
     everything = ensemble.predict_all(X, rows=rows)  # only `rows` are scored; the rest is history
