@@ -11,6 +11,7 @@ import backend.backtest.models
 import backend.features.models
 import backend.market.models
 import backend.ml.models
+import backend.pipeline.models
 import backend.portfolio.models
 import backend.sentiment.models
 import backend.signals.models  # noqa: F401

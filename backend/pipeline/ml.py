@@ -141,3 +141,27 @@ async def predict(
     frame = ml_service.prediction_frame(ensemble, X, rows)
     stored = await ml_service.store_predictions(session=session, frame=frame, model_version=model.version)
     return PredictOutcome(model.version, stored, skipped)
+
+
+@dataclass
+class FeaturesStored:
+    rows: int
+    skipped: dict[str, str]
+
+
+async def store_features(
+    *, session: AsyncSession, as_of: date, tickers: Sequence[str] | None = None
+) -> FeaturesStored:
+    """Features of `as_of` for `tickers` (default: every ticker with enough history), stored by upsert."""
+    symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
+    history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
+    inputs = await feature_service.load_inputs(
+        session=session, tickers=symbols, start=history_start, end=as_of
+    )
+    features = feature_service.features_between(inputs, history_start, as_of)
+    today = features[features["trade_date"] == as_of]
+    skipped = dict(inputs.skipped)
+    for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):
+        skipped[ticker] = f"no price bar on {as_of}"
+    await feature_service.store(session=session, features=today)
+    return FeaturesStored(len(today), skipped)
