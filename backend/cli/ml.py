@@ -68,8 +68,7 @@ def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
                 err.print(f"  {message}", highlight=False)
                 advance(1)
 
-            async with transaction() as session:
-                return await ml_pipeline.train(session=session, as_of=day, tickers=symbols, progress=step)
+            return await ml_pipeline.train_detached(as_of=day, tickers=symbols, progress=step)
 
     outcome = run(flow)
     model = outcome.model

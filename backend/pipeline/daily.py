@@ -3,7 +3,8 @@
 `run_daily(as_of)`: sentiment aggregates -> features and predictions (stored) -> the portfolio catches up
 every unprocessed session up to `as_of` (fills at the open, exits, marks) -> that close's signals through
 the risk manager -> everything written back in one transaction. Each step is its own function (and its
-own transaction), so the scheduled tasks can run them at their own times (backend/tasks/daily.py). `monitor()` is the catch-up part alone,
+own transaction), so the scheduled tasks run them at their own times (backend/tasks/daily.py).
+`monitor()` is the catch-up part alone,
 through the newest stored prices, plus an intraday check of the holdings' latest prices. The backtest
 calls the same `run_session` and `generate_signals`.
 """
@@ -197,6 +198,18 @@ async def stale_model_alert(*, session: AsyncSession, as_of: date, force: bool =
             raise  # the future leaking in is never just an alert
         return f"ALERT: {exc}"
     return None
+
+
+async def model_alert(*, as_of: date) -> str | None:
+    """The stale-model alert for `as_of`, if the active model is past its age limit."""
+    async with transaction() as session:
+        return await stale_model_alert(session=session, as_of=as_of)
+
+
+async def active_version() -> str | None:
+    async with transaction() as session:
+        model = await ml_service.active_model(session=session)
+    return model.version if model is not None else None
 
 
 async def make_signals(

@@ -1,4 +1,4 @@
-"""`pipeline_runs`: one row per (task, trading date), the unattended chain's record and its idempotency key."""
+"""`pipeline_runs`: one row per (task, trading date), the unattended chain's record and idempotency key."""
 
 from __future__ import annotations
 

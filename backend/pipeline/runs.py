@@ -59,7 +59,8 @@ async def claim(
 ) -> Claim:
     """Take the (task, trading date) row for this attempt.
 
-    Returns `done` when it already succeeded (or was skipped) and `rerun` is off, `busy` when another live
+    Returns `done` when it already succeeded and `rerun` is off (a skipped or failed run is taken again:
+    the step before may have succeeded since), `busy` when another live
     attempt holds it, else `claimed` with the row set to `running`. A row held by the same Celery task id
     is a redelivery or retry of this very task: the attempt before it is over, so it is taken over (and
     counted in `attempts`).
@@ -84,7 +85,7 @@ async def claim(
     run = (await session.scalars(query.with_for_update().execution_options(populate_existing=True))).one()
     if inserted.rowcount:  # type: ignore[attr-defined]
         return Claim("claimed", run)
-    if run.status in ("success", "skipped") and not rerun:
+    if run.status == "success" and not rerun:
         return Claim("done", run)
     if run.status == "running" and run.task_id != task_id and run.deadline_at >= now:
         return Claim("busy", run)
