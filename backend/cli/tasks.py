@@ -58,9 +58,7 @@ def schedule_command(
     table = Table("entry", "task", "next three runs: New York = UTC", "expires", title="beat schedule")
     for r, entry in zip(rows, celery_app.conf.beat_schedule.values(), strict=True):
         times = next_run_times(entry["schedule"], now)
-        when = "\n".join(
-            f"{t.astimezone(ET):%a %Y-%m-%d %H:%M %Z} = {t:%Y-%m-%d %H:%M} UTC" for t in times
-        )
+        when = "\n".join(f"{t.astimezone(ET):%a %Y-%m-%d %H:%M %Z} = {t:%Y-%m-%d %H:%M} UTC" for t in times)
         table.add_row(r["name"], r["task"], when, f"{r['expires_s'] // 60} min")
     console.print(table)
     console.print("tasks check the NYSE calendar themselves: holidays and half days are skipped at run time")
