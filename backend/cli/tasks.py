@@ -65,7 +65,7 @@ def schedule_command(
 
 
 def enqueue(as_of: AsOfOpt = None, tickers: TickersOpt = None) -> None:
-    """Queue the daily chain (prices -> features -> predictions -> signals) on the workers; prints task ids."""
+    """Queue the daily chain (prices -> features -> predictions -> signals) on the workers; print task ids."""
     day = run(lambda: _as_of(as_of))
     symbols = _tickers(tickers)
     from kombu.exceptions import OperationalError
