@@ -155,6 +155,12 @@ async def check_as_of(as_of: date) -> GenerationReport | None:
     return GenerationReport(as_of, already_generated=True) if done == as_of else None
 
 
+async def universe(*, as_of: date, tickers: Sequence[str] | None = None) -> list[str]:
+    """The tickers the per-ticker steps work on for `as_of` (default: all with enough history)."""
+    async with transaction() as session:
+        return await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)
+
+
 async def aggregate_sentiment(*, as_of: date) -> int:
     """Step 1: the daily Reddit aggregates for `as_of` and the sessions its averages look back on."""
     async with transaction() as session:

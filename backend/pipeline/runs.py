@@ -56,6 +56,7 @@ async def claim(
     task_id: str | None,
     deadline: datetime,
     rerun: bool = False,
+    resume: bool = False,
 ) -> Claim:
     """Take the (task, trading date) row for this attempt.
 
@@ -89,6 +90,8 @@ async def claim(
         return Claim("done", run)
     if run.status == "running" and run.task_id != task_id and run.deadline_at >= now:
         return Claim("busy", run)
+    if resume and run.status == "running" and run.task_id == task_id:
+        return Claim("claimed", run)  # the same attempt, back to collect what its batches stored
     run.status, run.started_at, run.deadline_at, run.finished_at = "running", now, deadline, None
     run.error, run.counts, run.task_id, run.attempts = None, {}, task_id, run.attempts + 1
     await session.flush()
@@ -112,6 +115,22 @@ async def finish(
         run.counts = counts
     await session.flush()
     return run
+
+
+async def note(*, session: AsyncSession, run_id: int, counts: dict[str, Any]) -> None:
+    """Progress of a running run (e.g. batches dispatched), kept in its counts."""
+    await session.execute(update(PipelineRun).where(PipelineRun.id == run_id).values(counts=counts))
+
+
+async def batch_runs(*, session: AsyncSession, step: str, trading_date: date) -> Sequence[PipelineRun]:
+    """The batch runs of a step for a date (tasks named `<step>:batch-...`)."""
+    return (
+        await session.scalars(
+            select(PipelineRun).where(
+                PipelineRun.task.startswith(f"{step}:batch-"), PipelineRun.trading_date == trading_date
+            )
+        )
+    ).all()
 
 
 async def list_runs(

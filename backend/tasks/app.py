@@ -9,9 +9,11 @@ from typing import Any
 
 from celery import Celery
 
+# Process set-up (logging, Sentry, metrics exporter) hooks into the worker's and beat's start signals.
+import backend.tasks.observability  # noqa: F401
 from backend.core.settings import Settings, get_settings
 
-TASK_MODULES = ["backend.tasks.daily", "backend.tasks.jobs"]
+TASK_MODULES = ["backend.tasks.daily", "backend.tasks.jobs", "backend.tasks.scale"]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

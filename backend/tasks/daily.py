@@ -8,6 +8,7 @@ worker killed midway leaves the message to be redelivered, and the rerun is harm
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from celery import chain
@@ -15,7 +16,7 @@ from celery import chain
 from backend.core.errors import DataSourceError
 from backend.pipeline import daily
 from backend.pipeline import prices as prices_pipeline
-from backend.tasks import metrics
+from backend.tasks import metrics, scale
 from backend.tasks.app import celery_app
 from backend.tasks.runner import Step, StepResult, run_step
 
@@ -32,11 +33,22 @@ SIGNALS = Step("signals", after="predictions")
 
 
 @celery_app.task(name="tft.prices", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
-def prices(self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0) -> Any:
-    """After-close bars for the watchlist, held and trending tickers."""
+def prices(
+    self: Any,
+    as_of: str | None = None,
+    tickers: list[str] | None = None,
+    waited: int = 0,
+    collecting: bool = False,
+) -> Any:
+    """After-close bars for the watchlist, held and trending tickers (in batches past `tasks.batch_size`)."""
 
-    async def flow(day: Any) -> StepResult:
-        out = await prices_pipeline.fetch_after_close(as_of=day, tickers=tickers)
+    async def flow(day: date) -> StepResult:
+        symbols = tickers or await prices_pipeline.universe()
+        if scale.should_fan_out(symbols):
+            return await scale.fan_out(
+                "prices", day, symbols, collecting=collecting, waited=waited, time_limit=self.time_limit
+            )
+        out = await prices_pipeline.fetch_after_close(as_of=day, tickers=symbols)
         counts = {"tickers": out.tickers, "inserted": out.inserted, "updated": out.updated}
         return StepResult({**counts, "unchanged": out.unchanged, "errors": out.errors})
 
@@ -44,31 +56,59 @@ def prices(self: Any, as_of: str | None = None, tickers: list[str] | None = None
 
 
 @celery_app.task(name="tft.features", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
-def features(self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0) -> Any:
+def features(
+    self: Any,
+    as_of: str | None = None,
+    tickers: list[str] | None = None,
+    waited: int = 0,
+    collecting: bool = False,
+) -> Any:
     """The day's sentiment aggregates, then its features."""
 
-    async def flow(day: Any) -> StepResult:
-        sentiment_rows = await daily.aggregate_sentiment(as_of=day)
-        out = await daily.build_features(as_of=day, tickers=tickers)
-        if out.rows == 0:
+    async def flow(day: date) -> StepResult:
+        counts: dict[str, Any] = {}
+        if not collecting:
+            counts["sentiment_rows"] = await daily.aggregate_sentiment(as_of=day)
+        symbols = await daily.universe(as_of=day, tickers=tickers)
+        if scale.should_fan_out(symbols):
+            result = await scale.fan_out(
+                "features", day, symbols, collecting=collecting, waited=waited, time_limit=self.time_limit
+            )
+            rows = result.counts["features"]
+            counts.update(result.counts)
+        else:
+            out = await daily.build_features(as_of=day, tickers=symbols)
+            rows = out.rows
+            counts.update({"features": out.rows, "skipped": out.skipped})
+        if rows == 0:
             raise DataSourceError(f"no features for {day.isoformat()}: no ticker has a stored bar that day")
-        return StepResult({"sentiment_rows": sentiment_rows, "features": out.rows, "skipped": out.skipped})
+        return StepResult(counts)
 
     return run_step(self, FEATURES, flow, as_of=as_of, waited=waited)
 
 
 @celery_app.task(name="tft.predictions", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
 def predictions(
-    self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0
+    self: Any,
+    as_of: str | None = None,
+    tickers: list[str] | None = None,
+    waited: int = 0,
+    collecting: bool = False,
 ) -> Any:
     """The active model's predictions; a model past its age limit is an alert, not a stop."""
 
-    async def flow(day: Any) -> StepResult:
-        out = await daily.predict(as_of=day, tickers=tickers)
+    async def flow(day: date) -> StepResult:
+        alert = await daily.model_alert(as_of=day)
+        if alert is not None:
+            return StepResult({"model_version": None, "predictions": 0, "alert": alert})
+        symbols = await daily.universe(as_of=day, tickers=tickers)
+        if scale.should_fan_out(symbols):
+            return await scale.fan_out(
+                "predictions", day, symbols, collecting=collecting, waited=waited, time_limit=self.time_limit
+            )
+        out = await daily.predict(as_of=day, tickers=symbols)
         counts: dict[str, Any] = {"model_version": out.model_version, "predictions": out.predictions}
         counts["skipped"] = out.skipped
-        if out.alert:
-            counts["alert"] = out.alert
         return StepResult(counts)
 
     return run_step(self, PREDICTIONS, flow, as_of=as_of, waited=waited)
@@ -78,7 +118,7 @@ def predictions(
 def signals(self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0) -> Any:
     """The portfolio catches up to the close, then the risk manager turns predictions into signals."""
 
-    async def flow(day: Any) -> StepResult:
+    async def flow(day: date) -> StepResult:
         done = await daily.check_as_of(day)
         if done is not None:
             return StepResult({"already_generated": True})

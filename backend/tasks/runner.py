@@ -57,6 +57,16 @@ class Step:
     after: str | None = None  # the step that must have succeeded for the same trading date
     rerun: bool = False  # periodic passes (monitor, scrape): every call runs, never two at once
     sessions_only: bool = True  # the date must be an NYSE session (not for the heartbeat)
+    notify: bool = True  # a batch of a step leaves the failure notice to its step
+
+
+class Pending(Exception):
+    """The flow handed work to other tasks (ticker batches): the run stays `running` and the task comes
+    back after `tasks.step_poll_seconds` with `collecting=True` to count what they stored."""
+
+    def __init__(self, reason: str, counts: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.counts = counts or {}
 
 
 class _Wait(Exception):
@@ -125,6 +135,11 @@ def run_step(
     except _Wait as wait:
         log.info("%s for %s waits: %s", step.name, day, wait)
         raise _retry(task, day, waited + 1, countdown=get_settings().tasks.step_poll_seconds) from None
+    except Pending as pending:
+        log.info("%s for %s: %s", step.name, day, pending)
+        raise _retry(
+            task, day, waited + 1, countdown=get_settings().tasks.step_poll_seconds, collecting=True
+        ) from None
     except Exception as exc:
         metrics.task_finished(step.name, time.monotonic() - started, failed=True)
         if is_transient(exc) and _may_retry(transient_retries):
@@ -146,10 +161,18 @@ def _may_retry(transient_retries: int) -> bool:
 
 
 def _retry(
-    task: Task, day: date, waited: int, *, countdown: float, exc: BaseException | None = None
+    task: Task,
+    day: date,
+    waited: int,
+    *,
+    countdown: float,
+    exc: BaseException | None = None,
+    collecting: bool = False,
 ) -> NoReturn:
     # The date is pinned: a retry after midnight must still work on the date the first attempt chose.
     kwargs = {**(task.request.kwargs or {}), "as_of": day.isoformat(), "waited": waited}
+    if collecting:
+        kwargs["collecting"] = True
     raise task.retry(kwargs=kwargs, countdown=countdown, exc=exc)
 
 
@@ -173,6 +196,7 @@ async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, fi
                 task_id=task.request.id,
                 deadline=utcnow() + timedelta(seconds=limit + 60),
                 rerun=step.rerun,
+                resume=bool((task.request.kwargs or {}).get("collecting")),
             )
         if claim.state != "claimed":
             return _summary(claim.run, note=f"{claim.state}: nothing changed")
@@ -183,8 +207,12 @@ async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, fi
                     f"{day.isoformat()} is not an NYSE session (weekend or holiday): pass a trading date"
                 )
             result = StepResult(skipped=skip) if skip else await flow(day)
+        except Pending as pending:
+            async with transaction() as session:
+                await runs_service.note(session=session, run_id=run_id, counts=pending.counts)
+            raise
         except Exception as exc:
-            await _record_failure(run_id, exc, final=final or not is_transient(exc))
+            await _record_failure(run_id, exc, final=final or not is_transient(exc), notify=step.notify)
             raise
         status: Literal["success", "skipped"] = "skipped" if result.skipped else "success"
         counts = {**result.counts, **({"reason": result.skipped} if result.skipped else {})}
@@ -218,12 +246,12 @@ async def _dependency(step: Step, day: date, waited: int) -> str | None:
     return f"{step.after} for {day.isoformat()} {state} after waiting {settings.step_wait_seconds} s"
 
 
-async def _record_failure(run_id: int, exc: BaseException, *, final: bool) -> None:
+async def _record_failure(run_id: int, exc: BaseException, *, final: bool, notify: bool) -> None:
     message = one_line(exc) + ("" if final else " (transient: retrying)")
     try:
         async with transaction() as session:
             run = await runs_service.finish(session=session, run_id=run_id, status="failed", error=message)
-            if final:
+            if final and notify:
                 await on_run_failed(session, run)
     except Exception:
         # The database itself may be what failed: the row stays `running` until its deadline, when the
