@@ -19,6 +19,7 @@ from backend.market import service as market_service
 from backend.market.providers import CsvProvider, PriceBatch, SampleProvider
 from backend.market.symbols import normalize_symbols
 from backend.market.yahoo import YahooProvider
+from backend.pipeline import prices as prices_pipeline
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 prices_app = typer.Typer(help="Daily prices and indicators.", no_args_is_help=True)
@@ -104,13 +105,17 @@ def prices_import(
 
 @prices_app.command("fetch")
 def prices_fetch(
-    tickers: Annotated[list[str], typer.Argument(help="Symbols, e.g. AAPL MSFT BRK.B")],
+    tickers: Annotated[
+        list[str] | None,
+        typer.Argument(help="Symbols, e.g. AAPL MSFT BRK.B; none: the watchlist, held and trending tickers"),
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default 5 years ago.")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Download daily bars from Yahoo Finance and store them with indicators."""
     try:
-        symbols = normalize_symbols(tickers)
+        # The same selection the scheduled after-close fetch uses (backend/pipeline/prices.py).
+        symbols = normalize_symbols(tickers) if tickers else run(prices_pipeline.universe)
         first = parse_date(start, "--start") or date.today() - timedelta(
             days=get_settings().market.default_history_days
         )

@@ -3,7 +3,7 @@ processes, wall time and speed-up. Run by hand (not part of the test suite; need
 
     uv run --no-sync python tests/benchmarks/bench_worker_chain.py [--tickers 500] [--batch-size 50]
 
-Set-up (not timed): a fresh PostgreSQL database, --tickers random-walk tickers with 400 sessions of bars
+Set-up (not timed): a fresh PostgreSQL database, --tickers random-walk tickers with 600 sessions of bars
 and indicators, a small XGBoost + LightGBM model trained on 10 of them. Timed: features -> predictions ->
 signals for the last session, enqueued as the chain `tft-trader pipeline enqueue` queues (the prices step
 needs Yahoo, so it is left out), on a prefork worker with --concurrency 1 and then 2; between the runs
@@ -46,7 +46,7 @@ from tests.factories import make_bars
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 START = date(2016, 1, 4)  # the bundled S&P 500 (the offline market index) ends 2018
-SESSIONS = 400
+SESSIONS = 600
 SMALL = {"xgb_n_estimators": 30, "lgbm_n_estimators": 30, "walk_forward_splits": 2, "validation_days": 40,
          "calibration_days": 60, "min_train_days": 150}  # fmt: skip
 
