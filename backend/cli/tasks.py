@@ -70,16 +70,19 @@ def enqueue(as_of: AsOfOpt = None, tickers: TickersOpt = None) -> None:
     symbols = _tickers(tickers)
     from kombu.exceptions import OperationalError
 
+    from backend.tasks.app import celery_app
     from backend.tasks.daily import daily_chain
 
+    unavailable = f"Redis is unavailable at {get_settings().redis_url}"
     try:
+        # Checked first: otherwise the result backend retries for a minute before failing obscurely.
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=5)
         result = daily_chain(day.isoformat(), symbols).apply_async(
             retry=True, retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 1}
         )
     except OperationalError as exc:
-        raise fail(
-            f"Redis is unavailable at {get_settings().redis_url} ({exc}): start it or set REDIS_URL"
-        ) from None
+        raise fail(f"{unavailable} ({exc}): start it or set REDIS_URL; nothing was queued") from None
     ids = []
     node = result
     while node is not None:
