@@ -16,6 +16,7 @@ from backend.core.calendar import (
     trading_date_for,
     utcnow,
 )
+from backend.core.errors import NotFound, TFTError
 from backend.tasks import metrics
 from backend.tasks.app import celery_app
 from backend.tasks.runner import Step, StepResult, run_step
@@ -48,7 +49,10 @@ def monitor(self: Any, as_of: str | None = None, waited: int = 0) -> Any:
 
         source = provider()
         quotes = getattr(source, "latest_prices", None)
-        reports = await daily.monitor(quotes=quotes)
+        try:
+            reports = await daily.monitor(quotes=quotes)
+        except NotFound as exc:  # nothing to watch before the first daily run: not a failure to report
+            return StepResult(skipped=str(exc))
         closed = [t.ticker for r in reports for t in r.closed]
         return StepResult({"sessions": len(reports), "closed": closed})
 
@@ -64,7 +68,11 @@ def reddit(self: Any, as_of: str | None = None, waited: int = 0) -> Any:
         from backend.pipeline import reddit as reddit_pipeline
         from backend.sentiment.reddit import RedditClient
 
-        outcome = await reddit_pipeline.scrape(client=RedditClient())
+        try:
+            client = RedditClient()
+        except TFTError as exc:  # no credentials configured: the feature is off, say why in the run
+            return StepResult(skipped=str(exc))
+        outcome = await reddit_pipeline.scrape(client=client)
         stored = outcome.stored
         return StepResult(
             {

@@ -40,6 +40,7 @@ from backend.pipeline import ml as ml_pipeline
 from backend.pipeline.models import PipelineRun
 from backend.portfolio.models import Portfolio
 from backend.tasks import daily as daily_tasks
+from backend.tasks import jobs
 from backend.tasks.app import celery_app, celery_config
 from tests.factories import make_bars
 
@@ -96,12 +97,23 @@ async def reset(as_of: date) -> None:
     await dispose_engines()
 
 
-async def stored(as_of: date) -> tuple[int, int]:
+async def stored(as_of: date) -> tuple[int, int, str]:
+    """Feature and prediction rows for `as_of`, and each step's time from `pipeline_runs`."""
     async with transaction() as session:
         features = await session.scalar(select(func.count()).where(FeatureRow.trade_date == as_of))
         predictions = await session.scalar(select(func.count()).where(Prediction.trade_date == as_of))
+        runs = (
+            await session.scalars(
+                select(PipelineRun).where(PipelineRun.task.in_(["features", "predictions", "signals"]))
+            )
+        ).all()
     await dispose_engines()
-    return int(features or 0), int(predictions or 0)
+    steps = ", ".join(
+        f"{r.task} {(r.finished_at - r.started_at).total_seconds():.1f} s"
+        for r in sorted(runs, key=lambda r: r.started_at)
+        if r.finished_at is not None
+    )
+    return int(features or 0), int(predictions or 0), steps
 
 
 def timed_chain(url: str, queue: str, as_of: date, processes: int, batch_size: int) -> float:
@@ -122,7 +134,7 @@ def timed_chain(url: str, queue: str, as_of: date, processes: int, batch_size: i
         while not celery_app.control.inspect(destination=[name], timeout=1).ping():
             time.sleep(0.5)
         # Warm the children (imports, calendar) so the timing is the chain, not the start-up.
-        warm = [daily_tasks.signals.si(as_of="2000-01-01") for _ in range(processes * 2)]
+        warm = [jobs.heartbeat.si() for _ in range(processes * 2)]
         for signature in warm:
             signature.apply_async()
         time.sleep(5)
@@ -161,12 +173,13 @@ def main() -> None:
             for processes in (1, 2):
                 asyncio.run(reset(as_of))
                 seconds[processes] = timed_chain(url, queue, as_of, processes, args.batch_size)
-                features, predictions = asyncio.run(stored(as_of))
+                features, predictions, steps = asyncio.run(stored(as_of))
                 print(
                     f"{processes} worker process(es): {seconds[processes]:.1f} s "
-                    f"({features} feature rows, {predictions} predictions)"
+                    f"({features} feature rows, {predictions} predictions; {steps})"
                 )
             print(f"speed-up with 2: {seconds[1] / seconds[2]:.2f}x (goal >= 1.6x; one worker goal < 60 s)")
+            print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         client = redis.Redis.from_url(REDIS_URL)

@@ -296,3 +296,17 @@ def test_batches_on_two_workers_store_the_same_rows_as_one_process(trained_db: s
         k: v for k, v in scaled_rows.items() if k not in numbers
     }
     assert [single_rows[k] for k in numbers] == pytest.approx([scaled_rows[k] for k in numbers], rel=1e-9)
+
+
+@pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
+def test_periodic_jobs_record_why_they_had_nothing_to_do(worker: Any, fresh_db: str) -> None:
+    assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
+    monitored = jobs.monitor.apply_async(kwargs={"as_of": D3.isoformat()}).get(timeout=TIMEOUT)
+    assert monitored["status"] == "skipped"
+    assert "no live portfolio yet" in monitored["counts"]["reason"]
+    with override_settings(reddit={"client_id": "", "client_secret": ""}):
+        scraped = jobs.reddit.apply_async(kwargs={"as_of": D3.isoformat()}).get(timeout=TIMEOUT)
+    assert scraped["status"] == "skipped" and "REDDIT__CLIENT_ID" in scraped["counts"]["reason"]
+    # Periodic passes run again on every call (rerun), in the same row for the day.
+    again = jobs.monitor.apply_async(kwargs={"as_of": D3.isoformat()}).get(timeout=TIMEOUT)
+    assert again["attempts"] == 2 and runs_for(D3)["monitor"].status == "skipped"
