@@ -25,10 +25,12 @@ class TaskContext(logging.Filter):
         return True
 
 
-def configure_process_logging() -> None:
+def configure_process_logging(level: str | int | None = None) -> None:
+    """Logging for a worker or beat process; `level` is Celery's --loglevel when given."""
     settings = get_settings()
+    name = logging.getLevelName(level) if isinstance(level, int) else (level or settings.log_level)
     if not settings.tasks.json_logs:
-        configure_logging(settings.log_level)
+        configure_logging(name)
         return
     from pythonjsonlogger.json import JsonFormatter
 
@@ -40,7 +42,7 @@ def configure_process_logging() -> None:
         )
     )
     handler.addFilter(TaskContext())
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+    logging.basicConfig(level=name.upper(), handlers=[handler], force=True)
 
 
 def init_sentry() -> bool:
@@ -61,9 +63,9 @@ def init_sentry() -> bool:
 
 
 @signals.setup_logging.connect
-def _setup_logging(**_: Any) -> None:
+def _setup_logging(loglevel: str | int | None = None, **_: Any) -> None:
     # Connected: Celery leaves the root logger to us (same format as the CLI, or JSON lines).
-    configure_process_logging()
+    configure_process_logging(loglevel)
 
 
 @signals.worker_init.connect
