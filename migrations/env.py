@@ -12,6 +12,7 @@ import backend.features.models
 import backend.market.models
 import backend.ml.models
 import backend.notify.models
+import backend.pipeline.models
 import backend.portfolio.models
 import backend.sentiment.models
 import backend.signals.models  # noqa: F401

@@ -41,6 +41,7 @@ from backend.cli.ml import train as train_command
 from backend.cli.notify import notify_app
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
+from backend.cli.tasks import enqueue, runs_app, schedule_command
 
 app = typer.Typer(
     cls=HandledGroup,
@@ -62,6 +63,9 @@ app.add_typer(portfolio_app, name="portfolio")
 app.command("monitor")(monitor)
 app.command("backtest")(backtest)
 app.add_typer(notify_app, name="notify")
+app.command("schedule")(schedule_command)
+pipeline_app.command("enqueue")(enqueue)
+app.add_typer(runs_app, name="runs")
 
 
 def version() -> str:

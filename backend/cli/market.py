@@ -174,7 +174,10 @@ def prices_import(
 
 @prices_app.command("fetch")
 def prices_fetch(
-    tickers: Annotated[list[str], typer.Argument(help="Symbols, e.g. AAPL MSFT BRK.B")],
+    tickers: Annotated[
+        list[str] | None,
+        typer.Argument(help="Symbols, e.g. AAPL MSFT BRK.B; none: the watchlist, held and trending tickers"),
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD); default 5 years ago.")] = None,
     end: Annotated[
         str | None, typer.Option(help="Last date (YYYY-MM-DD); default and cap: the last settled session.")
@@ -184,8 +187,10 @@ def prices_fetch(
     from backend.core.settings import get_settings
     from backend.market.symbols import normalize_symbols
     from backend.market.yahoo import YahooProvider
+    from backend.pipeline import prices as prices_pipeline
 
-    symbols = normalize_symbols(tickers)
+    # The same selection the scheduled after-close fetch uses (backend/pipeline/prices.py).
+    symbols = normalize_symbols(tickers) if tickers else run(prices_pipeline.universe)
     first = parse_date(start, "--start") or date.today() - timedelta(
         days=get_settings().market.default_history_days
     )

@@ -69,7 +69,6 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
 
 def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
     """Train the ensemble walk-forward on data known at --as-of; print metrics and the promotion decision."""
-    from backend.db.engine import transaction
     from backend.pipeline import ml as ml_pipeline
 
     symbols = _tickers(tickers)
@@ -83,8 +82,7 @@ def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
                 err.print(f"  {message}", highlight=False)
                 advance(1)
 
-            async with transaction() as session:
-                return await ml_pipeline.train(session=session, as_of=day, tickers=symbols, progress=step)
+            return await ml_pipeline.train_detached(as_of=day, tickers=symbols, progress=step)
 
     outcome = run(flow)
     model = outcome.model

@@ -205,6 +205,29 @@ class MLSettings(BaseModel):
     max_model_age_days: int = 14
 
 
+class TaskSettings(BaseModel):
+    """Celery worker and beat (`celery -A backend.tasks worker` / `beat`)."""
+
+    # Queue and Redis key prefix: two deployments (or test sessions) on one Redis stay apart.
+    queue: str = "tft"
+    price_provider: Literal["yahoo", "sample"] = "yahoo"  # sample: the bundled history, offline demos
+    # A step waits this long for the step before it (same trading date), polling, then records `skipped`.
+    step_wait_seconds: int = Field(default=90 * 60, ge=0)
+    step_poll_seconds: int = Field(default=300, ge=1)
+    # Transient errors (network, database restart) are retried with exponential backoff and jitter.
+    max_retries: int = Field(default=5, ge=0)
+    retry_backoff_max_seconds: int = 600
+    # Redis redelivers an unacknowledged task after this; it must exceed the longest task (retraining's
+    # hard limit) and every retry countdown, or a running task would be started twice.
+    visibility_timeout_seconds: int = 6 * 3600
+    beat_lock_timeout_seconds: int = 60  # a second beat takes over this long after the first dies
+    # A beat that was down catches up a missed cron run only within this window, and only once.
+    beat_cron_starting_deadline_seconds: int = 3600
+    batch_size: int = Field(default=50, ge=1)  # tickers per scale-out batch
+    metrics_port: int = 0  # worker Prometheus exporter port; 0 = off
+    json_logs: bool = False
+
+
 class Settings(BaseSettings):
     """Root settings. Nested groups read `GROUP__FIELD` variables, e.g. `MARKET__YAHOO_RETRIES=6`."""
 
@@ -230,6 +253,8 @@ class Settings(BaseSettings):
     ml: MLSettings = MLSettings()
     backtest: BacktestSettings = BacktestSettings()
     notify: NotifySettings = NotifySettings()
+    tasks: TaskSettings = TaskSettings()
+    sentry_dsn: str = ""  # errors of the worker and beat go to Sentry when set
 
     @field_validator("database_url")
     @classmethod

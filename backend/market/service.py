@@ -407,3 +407,17 @@ async def default_as_of(*, session: AsyncSession, now: datetime | None = None) -
         select(func.max(StockPrice.trade_date)).where(StockPrice.trade_date <= settled)
     )
     return newest or settled
+
+
+# Tickers the after-close fetch refreshes: what the user chose or imported, Reddit's trending names and the
+# bundled sample. The seeded index list is the known universe, not a fetch list (600 names a day for nothing).
+FETCH_SOURCES = ("watchlist", "trending", "import", "sample")
+
+
+async def fetch_universe(*, session: AsyncSession, extra: Iterable[str] = ()) -> list[str]:
+    """The after-close price universe: watchlist, trending, imported and sample tickers, the market index
+    and `extra` (the portfolio's holdings, which must keep their prices even if no longer watched)."""
+    rows = await session.scalars(
+        select(Ticker.symbol).where(Ticker.source.in_(FETCH_SOURCES), Ticker.active.is_(True))
+    )
+    return sorted({*rows.all(), get_settings().features.market_index, *extra})

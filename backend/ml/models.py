@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,7 +32,17 @@ class ModelVersion(Base):
     """One trained ensemble: what it was trained on, how it scored out of sample, and whether it is active."""
 
     __tablename__ = "model_versions"
-    __table_args__ = (Index("ix_model_versions_active", "is_active"),)
+    __table_args__ = (
+        Index("ix_model_versions_active", "is_active"),
+        # At most one active model: a partial unique index (both databases support them).
+        Index(
+            "ux_model_versions_one_active",
+            "is_active",
+            unique=True,
+            postgresql_where=text("is_active"),
+            sqlite_where=text("is_active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     version: Mapped[str] = mapped_column(String(40), unique=True)

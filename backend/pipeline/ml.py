@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.calendar import add_trading_days, utcnow
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.settings import get_settings
+from backend.db.engine import transaction
 from backend.features import service as feature_service
 from backend.features.build import FEATURE_COLUMNS, usable_rows
 from backend.features.labels import triple_barrier_labels
@@ -70,6 +71,47 @@ async def train(
     member_names: list[str] | None = None,
 ) -> TrainOutcome:
     """Train on everything known at the close of `as_of`, evaluate walk-forward, register, maybe promote."""
+    data = await load_training(session=session, as_of=as_of, tickers=tickers, progress=progress)
+    fitted = fit(data, progress=progress, member_names=member_names)
+    return await register_fitted(session=session, as_of=as_of, fitted=fitted)
+
+
+async def train_detached(
+    *,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    member_names: list[str] | None = None,
+) -> TrainOutcome:
+    """`train` with no transaction open while fitting: read in one, fit (minutes), register in another.
+
+    A transaction held over the fit would pin a connection and, on SQLite, block writers for its length.
+    """
+    async with transaction() as session:
+        data = await load_training(session=session, as_of=as_of, tickers=tickers, progress=progress)
+    fitted = fit(data, progress=progress, member_names=member_names)
+    async with transaction() as session:
+        return await register_fitted(session=session, as_of=as_of, fitted=fitted)
+
+
+@dataclass
+class TrainingData:
+    ts: Any  # training.TrainingSet
+    skipped: dict[str, str]
+
+
+@dataclass
+class Fitted:
+    ensemble: Any
+    record: dict[str, Any]
+    metrics: dict[str, Any]
+    skipped: dict[str, str]
+
+
+async def load_training(
+    *, session: AsyncSession, as_of: date, tickers: Sequence[str] | None, progress: Progress | None
+) -> TrainingData:
+    """Features and labels known at the close of `as_of`."""
     symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
     if not symbols:
         raise ValidationFailed(f"no ticker has {feature_service.min_history_rows()} daily bars up to {as_of}")
@@ -78,7 +120,14 @@ async def train(
         progress(f"features for {inputs.prices['ticker'].nunique()} tickers, {len(inputs.prices)} rows")
     features = feature_service.features_between(inputs, EARLIEST, as_of)
     labels = triple_barrier_labels(inputs.prices, get_settings().risk)
-    ts = training.make_training_set(features, labels, inputs.prices)
+    return TrainingData(training.make_training_set(features, labels, inputs.prices), inputs.skipped)
+
+
+def fit(
+    data: TrainingData, *, progress: Progress | None = None, member_names: list[str] | None = None
+) -> Fitted:
+    """Walk-forward evaluation, then the final fit on all labelled history (no database)."""
+    ts = data.ts
     oos = training.walk_forward(ts, member_names=member_names, progress=progress)
     metrics = training.report(oos)
     if progress:
@@ -89,7 +138,6 @@ async def train(
         "tickers": sorted(set(ts.X.index.get_level_values("ticker"))),
         "train_start": dates.min(),
         "train_end": dates.max(),
-        "as_of": as_of,
         "n_samples": len(ts.y),
         "class_balance": training.class_balance(ts.y),
         "metrics": metrics,
@@ -97,11 +145,16 @@ async def train(
         # Log loss is a proper scoring rule: it rewards honest probabilities, not just the argmax.
         "oos_score": -metrics["ensemble"]["log_loss"],
     }
+    return Fitted(ensemble, record, metrics, data.skipped)
+
+
+async def register_fitted(*, session: AsyncSession, as_of: date, fitted: Fitted) -> TrainOutcome:
     version = f"{as_of:%Y%m%d}-{utcnow():%H%M%S%f}"
+    record = {**fitted.record, "as_of": as_of}
     model, decision = await ml_service.register(
-        session=session, ensemble=ensemble, version=version, record=record
+        session=session, ensemble=fitted.ensemble, version=version, record=record
     )
-    return TrainOutcome(model, decision, metrics, record["calibration"], inputs.skipped)
+    return TrainOutcome(model, decision, fitted.metrics, record["calibration"], fitted.skipped)
 
 
 @dataclass
@@ -155,3 +208,27 @@ async def predict(
     frame = ml_service.prediction_frame(ensemble, X, rows)
     stored = await ml_service.store_predictions(session=session, frame=frame, model_version=model.version)
     return PredictOutcome(model.version, stored, skipped)
+
+
+@dataclass
+class FeaturesStored:
+    rows: int
+    skipped: dict[str, str]
+
+
+async def store_features(
+    *, session: AsyncSession, as_of: date, tickers: Sequence[str] | None = None
+) -> FeaturesStored:
+    """Features of `as_of` for `tickers` (default: every ticker with enough history), stored by upsert."""
+    symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
+    history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
+    inputs = await feature_service.load_inputs(
+        session=session, tickers=symbols, start=history_start, end=as_of
+    )
+    features = feature_service.features_between(inputs, history_start, as_of)
+    today = features[features["trade_date"] == as_of]
+    skipped = dict(inputs.skipped)
+    for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):
+        skipped[ticker] = f"no price bar on {as_of}"
+    await feature_service.store(session=session, features=today)
+    return FeaturesStored(len(today), skipped)

@@ -38,10 +38,24 @@ CHUNK = 500
 
 
 async def get_portfolio(*, session: AsyncSession, name: str, lock: bool = False) -> Portfolio | None:
-    """The portfolio by name; `lock` holds its row until the transaction ends (PostgreSQL), so a monitor
-    pass and the daily run never load the same book and overwrite each other's work."""
+    """The portfolio by name; `lock` holds it until the transaction ends, so a monitor pass, the daily run
+    and `portfolio halt` never load the same book and overwrite each other's work."""
+    if lock:
+        await lock_books(session=session)
     query = select(Portfolio).where(Portfolio.name == name)
     return await session.scalar(query.with_for_update() if lock else query)
+
+
+async def lock_books(*, session: AsyncSession) -> None:
+    """On SQLite, take the database's write lock now (what `BEGIN IMMEDIATE` does).
+
+    SQLite ignores `SELECT ... FOR UPDATE`, and Python's driver only begins a transaction at the first
+    write: two book transactions would both read the same book and the later save would drop the other's
+    sale. A no-op write as the first statement makes the second writer wait (busy_timeout) until the first
+    commits, and only then read. PostgreSQL locks the portfolio row instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(update(Portfolio).where(Portfolio.id == -1).values(name=Portfolio.name))
 
 
 async def create_portfolio(
@@ -62,15 +76,46 @@ async def create_portfolio(
 
 
 async def live_portfolio(*, session: AsyncSession, create: bool = True) -> Portfolio:
-    """The live paper portfolio, created with the current risk settings on first use."""
-    portfolio = await get_portfolio(session=session, name=LIVE_PORTFOLIO, lock=True)
-    if portfolio is None:
-        if not create:
-            raise NotFound("there is no live portfolio yet: run `tft-trader pipeline run` first")
-        portfolio = await create_portfolio(
-            session=session, name=LIVE_PORTFOLIO, kind="live", settings=get_settings().risk
+    """The live paper portfolio (row locked), created with the current risk settings on first use.
+
+    Two first runs at once both insert with ON CONFLICT DO NOTHING: the loser waits for the winner's row
+    and uses it instead of failing on the unique name.
+    """
+    await lock_books(session=session)
+    if create:
+        settings = get_settings().risk
+        await session.execute(
+            dialect_insert(session, table_of(Portfolio))
+            .values(
+                name=LIVE_PORTFOLIO,
+                kind="live",
+                starting_capital=settings.starting_capital,
+                cash=settings.starting_capital,
+                peak_equity=settings.starting_capital,
+                kill_switch=False,
+                settings=settings.model_dump(mode="json"),
+            )
+            .on_conflict_do_nothing(index_elements=["name"])
         )
+    query = select(Portfolio).where(Portfolio.name == LIVE_PORTFOLIO).with_for_update()
+    portfolio = await session.scalar(query.execution_options(populate_existing=True))
+    if portfolio is None:
+        raise NotFound("there is no live portfolio yet: run `tft-trader pipeline run` first")
     return portfolio
+
+
+async def held_tickers(*, session: AsyncSession, name: str = LIVE_PORTFOLIO) -> list[str]:
+    """Tickers the portfolio holds or has pending entries for (their prices must keep coming)."""
+    portfolio = await get_portfolio(session=session, name=name)
+    if portfolio is None:
+        return []
+    held = await session.scalars(select(PositionRow.ticker).where(PositionRow.portfolio_id == portfolio.id))
+    pending = await session.scalars(
+        select(TradingSignal.ticker).where(
+            TradingSignal.portfolio_id == portfolio.id, TradingSignal.status.in_(list(OPEN_STATUSES))
+        )
+    )
+    return sorted(set(held.all()) | set(pending.all()))
 
 
 async def load_book(*, session: AsyncSession, portfolio: Portfolio, settings: RiskSettings) -> PaperBook:

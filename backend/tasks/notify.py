@@ -18,7 +18,6 @@ from backend.notify.schemas import AttemptOutcome
 from backend.tasks.app import celery_app
 
 T = TypeVar("T")
-SWEEP_SECONDS = 60.0
 
 
 def _run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -54,10 +53,3 @@ def _result(outcome: AttemptOutcome) -> dict[str, Any]:
     del data["target"]
     data["next_attempt_at"] = outcome.next_attempt_at and outcome.next_attempt_at.isoformat()
     return data
-
-
-# The sweep runs under beat whichever app configuration wins, as long as the app includes this module.
-celery_app.conf.beat_schedule = {
-    **(celery_app.conf.beat_schedule or {}),
-    "notify-deliver-outbox": {"task": "notify.deliver_outbox", "schedule": SWEEP_SECONDS},
-}

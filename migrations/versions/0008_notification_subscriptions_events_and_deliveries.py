@@ -1,7 +1,7 @@
 """notification subscriptions, the event outbox and the delivery log
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29 22:39:51.809597
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import backend.db.base
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from celery.schedules import crontab
 
 from backend.tasks import notify as notify_tasks
 from backend.tasks.app import celery_app
@@ -45,5 +46,6 @@ def test_worker_delivers_the_outbox_and_redelivery_sends_nothing_twice(
 
 def test_the_sweep_is_scheduled() -> None:
     entry = celery_app.conf.beat_schedule["notify-deliver-outbox"]
-    assert entry["task"] == "notify.deliver_outbox" and entry["schedule"] == 60.0
+    assert entry["task"] == "notify.deliver_outbox" and entry["schedule"] == crontab()  # every minute
+    assert entry["options"]["expires"] <= 60
     assert celery_app.conf.broker_transport_options["visibility_timeout"] >= 3600
