@@ -24,6 +24,8 @@ from backend.core.settings import Settings, override_settings
 from backend.features.models import FeatureRow
 from backend.market.models import StockPrice
 from backend.ml.models import Prediction
+from backend.notify import events as notify_events
+from backend.notify.models import NotificationEvent
 from backend.pipeline import ml as ml_pipeline
 from backend.pipeline.models import PipelineRun
 from backend.pipeline.runs import KILLED
@@ -61,6 +63,20 @@ def counts() -> dict[str, int]:
             name: (await session.execute(select(func.count()).select_from(model))).scalar_one()
             for name, model in COUNTED.items()
         }
+
+    return in_db(work)
+
+
+def failure_events() -> list[dict[str, Any]]:
+    """The outbox's "pipeline failure" events, oldest first."""
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        rows = await session.scalars(
+            select(NotificationEvent)
+            .where(NotificationEvent.type == notify_events.PIPELINE_FAILED)
+            .order_by(NotificationEvent.id)
+        )
+        return [dict(r.payload) for r in rows]
 
     return in_db(work)
 
@@ -137,6 +153,13 @@ def test_bad_input_fails_with_a_clear_message_in_pipeline_runs(worker: Any, fres
     run = runs_for(D3)["prices"]
     assert run.status == "failed" and run.attempts == 1  # bad input is not retried
     assert run.error is not None and "ZZZZ: not in the bundled sample" in run.error
+    # Each failed step reaches the user: a "pipeline failure" event in the notification outbox.
+    failures = failure_events()
+    assert [(e["step"], e["trade_date"]) for e in failures] == [
+        ("prices", holiday.isoformat()),
+        ("prices", D3.isoformat()),
+    ]
+    assert "ZZZZ: not in the bundled sample" in failures[1]["error"]
 
     # The step after a failed one records why it did not run, instead of running on missing data.
     skipped = daily_tasks.features.apply_async(kwargs={"as_of": D3.isoformat()}).get(timeout=TIMEOUT)
@@ -168,6 +191,7 @@ def test_a_killed_run_is_marked_failed_and_its_redelivery_takes_over(worker: Any
     dead = runs_for(D3)["features"]
     assert (dead.status, dead.error) == ("failed", KILLED)
     assert dead.finished_at is not None
+    assert [(e["step"], e["trade_date"]) for e in failure_events()] == [("features", D3.isoformat())]
 
     out = daily_tasks.prices.apply_async(kwargs={"as_of": D4.isoformat()}, task_id="redelivered").get(
         timeout=TIMEOUT
