@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -12,10 +12,6 @@ from rich.table import Table
 
 from backend.cli.common import console, fail, run
 from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
-from backend.core.calendar import ET, UTC, utcnow
-from backend.core.settings import get_settings
-from backend.db.engine import transaction
-from backend.pipeline import runs as runs_service
 
 runs_app = typer.Typer(help="Scheduled pipeline runs (the pipeline_runs table).", no_args_is_help=True)
 
@@ -34,6 +30,7 @@ def schedule_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each beat entry with its next three run times in New York time and UTC."""
+    from backend.core.calendar import ET, utcnow
     from backend.tasks.app import celery_app
 
     now = utcnow()
@@ -70,6 +67,7 @@ def enqueue(as_of: AsOfOpt = None, tickers: TickersOpt = None) -> None:
     symbols = _tickers(tickers)
     from kombu.exceptions import OperationalError
 
+    from backend.core.settings import get_settings
     from backend.tasks.app import celery_app
     from backend.tasks.daily import daily_chain
 
@@ -99,6 +97,8 @@ def runs_list(
     task: Annotated[str | None, typer.Option(help="Only this task (prices, signals, ...).")] = None,
 ) -> None:
     """Recent pipeline runs: task, trading date, status, start, end, counts, error."""
+    from backend.db.engine import transaction
+    from backend.pipeline import runs as runs_service
 
     async def flow() -> list[dict[str, Any]]:
         async with transaction() as session:
