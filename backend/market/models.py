@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Float,
+    ForeignKey,
     Index,
     String,
     func,
@@ -93,3 +94,13 @@ class StockPrice(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
+
+
+class WatchlistEntry(Base):
+    """A ticker the user follows (API `watchlist`); kept apart from `tickers.source`, which says where a
+    symbol came from and would be lost by a flag stored there."""
+
+    __tablename__ = "watchlist"
+
+    ticker: Mapped[str] = mapped_column(ForeignKey("tickers.symbol", ondelete="CASCADE"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core.calendar import previous_trading_day
 from backend.core.errors import NotFound
 from backend.core.settings import RiskSettings, get_settings
 from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
 from backend.portfolio.book import PaperBook
 from backend.portfolio.ledger import EquitySnapshot, Holding, Ledger, TradeRecord
-from backend.portfolio.metrics import ClosedTrade
+from backend.portfolio.metrics import ClosedTrade, performance_report, with_start
 from backend.portfolio.models import (
     LIVE_PORTFOLIO,
     EquitySnapshotRow,
@@ -29,6 +30,7 @@ from backend.portfolio.models import (
     PositionRow,
     TradeRow,
 )
+from backend.portfolio.schemas import PendingEntryRead, PortfolioRead, PositionRead
 from backend.signals.models import TradingSignal
 from backend.signals.schemas import OPEN_STATUSES, SignalRecord
 
@@ -61,9 +63,13 @@ async def create_portfolio(
     return portfolio
 
 
-async def live_portfolio(*, session: AsyncSession, create: bool = True) -> Portfolio:
-    """The live paper portfolio, created with the current risk settings on first use."""
-    portfolio = await get_portfolio(session=session, name=LIVE_PORTFOLIO, lock=True)
+async def live_portfolio(*, session: AsyncSession, create: bool = True, lock: bool = True) -> Portfolio:
+    """The live paper portfolio, created with the current risk settings on first use.
+
+    `lock` (for writers) holds the row until the transaction ends; readers pass False so they never wait
+    behind a monitor pass.
+    """
+    portfolio = await get_portfolio(session=session, name=LIVE_PORTFOLIO, lock=lock)
     if portfolio is None:
         if not create:
             raise NotFound("there is no live portfolio yet: run `tft-trader pipeline run` first")
@@ -71,6 +77,15 @@ async def live_portfolio(*, session: AsyncSession, create: bool = True) -> Portf
             session=session, name=LIVE_PORTFOLIO, kind="live", settings=get_settings().risk
         )
     return portfolio
+
+
+async def live_book(
+    *, session: AsyncSession, create: bool = True, lock: bool = True
+) -> tuple[Portfolio, PaperBook]:
+    """The live portfolio's header and its whole book, with the current risk settings."""
+    portfolio = await live_portfolio(session=session, create=create, lock=lock)
+    book = await load_book(session=session, portfolio=portfolio, settings=get_settings().risk)
+    return portfolio, book
 
 
 async def load_book(*, session: AsyncSession, portfolio: Portfolio, settings: RiskSettings) -> PaperBook:
@@ -184,6 +199,121 @@ async def signals_for(
     if statuses:
         query = query.where(TradingSignal.status.in_(list(statuses)))
     return list((await session.scalars(query.order_by(TradingSignal.trade_date, TradingSignal.ticker))).all())
+
+
+# --- what the CLI and the API show ----------------------------------------------------------------------
+
+
+async def report(*, session: AsyncSession, with_performance: bool = True) -> PortfolioRead:
+    """The live portfolio: summary, positions, pending entries and (optionally) performance metrics.
+
+    Raises NotFound before the first pipeline run. Reads without locking the portfolio row.
+    """
+    _, book = await live_book(session=session, create=False, lock=False)
+    return build_report(book, with_performance=with_performance)
+
+
+def build_report(book: PaperBook, *, with_performance: bool = True) -> PortfolioRead:
+    """The `PortfolioRead` of a loaded book (pure)."""
+    ledger = book.ledger
+    positions = [
+        PositionRead(
+            ticker=h.ticker,
+            shares=h.shares,
+            signal_date=h.signal_date,
+            entry_date=h.entry_date,
+            fill_price=h.fill_price,
+            last_price=h.price,
+            stop_price=h.stop_price,
+            target_price=h.target_price,
+            cost_basis=h.cost_basis,
+            market_value=h.market_value,
+            unrealized_pnl=h.market_value - h.cost_basis,
+            unrealized_pct=(h.market_value - h.cost_basis) / h.cost_basis if h.cost_basis else 0.0,
+            exit_order=book.exit_orders.get(h.ticker),
+        )
+        for h in ledger.open_positions.values()
+    ]
+    pending = [
+        PendingEntryRead(ticker=s.ticker, shares=s.shares, signal_date=s.trade_date)
+        for s in sorted(book.pending.values(), key=lambda r: (r.trade_date, r.ticker))
+    ]
+    snapshots = ledger.snapshots
+    today_pnl = None
+    if snapshots:
+        before = snapshots[-2].equity if len(snapshots) > 1 else ledger.starting_cash
+        today_pnl = snapshots[-1].equity - before
+    return PortfolioRead(
+        as_of=book.last_session,
+        starting_capital=ledger.starting_cash,
+        cash=ledger.cash,
+        equity=ledger.equity,
+        positions_value=ledger.positions_value,
+        realized_pnl=ledger.realized_pnl,
+        unrealized_pnl=ledger.unrealized_pnl(),
+        total_pnl=ledger.equity - ledger.starting_cash,
+        today_pnl=today_pnl,
+        peak_equity=book.peak_equity,
+        drawdown=book.drawdown,
+        max_drawdown=book.settings.max_drawdown_pct,
+        kill_switch=book.kill_switch,
+        kill_switch_reason=book.kill_switch_reason,
+        n_positions=len(positions),
+        n_pending=len(pending),
+        positions=positions,
+        pending=pending,
+        performance=performance(book) if with_performance else None,
+    )
+
+
+def performance(book: PaperBook) -> dict[str, Any] | None:
+    """Equity and trade metrics counted from the starting capital (None before the first session)."""
+    ledger = book.ledger
+    curve, counts = ledger.equity_curve(), ledger.positions_count()
+    if not len(curve):
+        return None
+    before = previous_trading_day(curve.index[0].date())
+    curve = with_start(curve, ledger.starting_cash, before)
+    return performance_report(curve, ledger.closed_trades, with_start(counts, 0, before)).to_dict()
+
+
+async def set_kill_switch(*, session: AsyncSession, on: bool, reason: str | None = None) -> PortfolioRead:
+    """Turn the live portfolio's kill switch on (no new entries) or off (rebases the high-water mark)."""
+    portfolio, book = await live_book(session=session, create=True, lock=True)
+    book.set_kill_switch(on, reason)
+    await save_book(session=session, portfolio=portfolio, book=book, since=book.last_session)
+    return build_report(book, with_performance=False)
+
+
+async def closed_trades(
+    *, session: AsyncSession, portfolio_id: int, after_id: int | None = None, limit: int = 100
+) -> list[TradeRow]:
+    """Closed trades, newest first (by id), after the cursor `after_id`."""
+    query = select(TradeRow).where(TradeRow.portfolio_id == portfolio_id)
+    if after_id is not None:
+        query = query.where(TradeRow.id < after_id)
+    return list((await session.scalars(query.order_by(TradeRow.id.desc()).limit(limit))).all())
+
+
+async def equity_curve(
+    *,
+    session: AsyncSession,
+    portfolio_id: int,
+    start: date | None = None,
+    end: date | None = None,
+    after: date | None = None,
+    limit: int = 500,
+) -> list[EquitySnapshotRow]:
+    """Equity snapshots oldest first, from `start` to `end`, after the cursor date `after`."""
+    query = select(EquitySnapshotRow).where(EquitySnapshotRow.portfolio_id == portfolio_id)
+    if start is not None:
+        query = query.where(EquitySnapshotRow.trade_date >= start)
+    if end is not None:
+        query = query.where(EquitySnapshotRow.trade_date <= end)
+    if after is not None:
+        query = query.where(EquitySnapshotRow.trade_date > after)
+    rows = await session.scalars(query.order_by(EquitySnapshotRow.trade_date).limit(limit))
+    return list(rows.all())
 
 
 # --- row <-> domain ------------------------------------------------------------------------------------
