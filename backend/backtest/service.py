@@ -337,3 +337,13 @@ async def get_run(*, session: AsyncSession, run_id: int) -> BacktestRun:
     if run is None:
         raise NotFound(f"no backtest run {run_id}")
     return run
+
+
+async def list_runs(
+    *, session: AsyncSession, before_id: int | None = None, limit: int = 100
+) -> list[BacktestRun]:
+    """Backtest runs newest first, before the cursor id."""
+    query = select(BacktestRun)
+    if before_id is not None:
+        query = query.where(BacktestRun.id < before_id)
+    return list((await session.scalars(query.order_by(BacktestRun.id.desc()).limit(limit))).all())

@@ -226,3 +226,13 @@ def prediction_frame(
             ],
         }
     )
+
+
+async def list_page(
+    *, session: AsyncSession, before_id: int | None = None, limit: int = 100
+) -> list[ModelVersion]:
+    """Model versions newest first, before the cursor id."""
+    query = select(ModelVersion)
+    if before_id is not None:
+        query = query.where(ModelVersion.id < before_id)
+    return list((await session.scalars(query.order_by(ModelVersion.id.desc()).limit(limit))).all())
