@@ -13,6 +13,7 @@ from backend.cli.ml import predict as predict_command
 from backend.cli.ml import train as train_command
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
+from backend.cli.serve import apikey_app, serve
 from backend.core.logging import configure_logging
 from backend.core.settings import get_settings
 from backend.db import migrate
@@ -33,6 +34,8 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(portfolio_app, name="portfolio")
 app.command("monitor")(monitor)
 app.command("backtest")(backtest)
+app.command("serve")(serve)
+app.add_typer(apikey_app, name="apikey")
 
 
 @app.callback()
