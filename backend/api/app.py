@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api import errors
@@ -53,6 +54,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await dispose_engines()
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for `path` (templates like /signals/{signal_id})."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in operations}
+    return sorted(methods)
+
+
 def create_app() -> FastAPI:
     """A new application configured from the current settings."""
     settings = get_settings()
@@ -71,7 +82,15 @@ def create_app() -> FastAPI:
         v1.include_router(module.router)
 
     @v1.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    async def unknown(rest: str) -> None:
+    async def unknown(rest: str, request: Request) -> None:
+        # This catch-all also matches a known path with a method it lacks: that is a 405, not a 404.
+        allowed = _allowed_methods(request.app, request.url.path)
+        if allowed:
+            raise ApiError(
+                405,
+                f"{request.method} is not allowed on /api/v1/{rest}; use {', '.join(allowed)}",
+                code="method_not_allowed",
+            )
         raise ApiError(404, f"no API endpoint /api/v1/{rest}: see /docs for the endpoints")
 
     app.include_router(v1)
