@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,27 +26,33 @@ class Seeded:
     read_key: str
     write_key: str
     revoked_key: str
+    data_dir: Path
+
+
+def seed_database(url: str, data_dir: Path) -> Seeded:
+    """Prices, sentiment, a live portfolio and three API keys (one revoked), committed."""
+
+    async def seed(session):
+        last = await api_data.seed_market(session)
+        await api_data.seed_sentiment(session, last)
+        portfolio = await api_data.seed_portfolio(session, last)
+        keys = [
+            await api_data.create_key(session, n, s)
+            for n, s in (("reader", "read"), ("writer", "write"), ("old", "read"))
+        ]
+        await auth_service.revoke(session=session, ident=keys[2].split("_")[1])
+        return Seeded(url, last, portfolio.id, *keys, data_dir=data_dir)
+
+    return in_db(seed)
 
 
 @pytest.fixture(scope="session", params=["postgresql", "sqlite"])
 def seeded(request: pytest.FixtureRequest, make_database, tmp_path_factory) -> Iterator[Seeded]:
-    """A migrated database with prices, sentiment, a live portfolio and three API keys (one revoked)."""
+    """A seeded database of each backend, with the settings pointing at it."""
     url = make_database(request.param)
     data_dir = tmp_path_factory.mktemp("data")  # the generated key pepper lives here
     with override_settings(database_url=url, data_dir=data_dir, api={"public_read": False}):
-
-        async def seed(session):
-            last = await api_data.seed_market(session)
-            await api_data.seed_sentiment(session, last)
-            portfolio = await api_data.seed_portfolio(session, last)
-            keys = [
-                await api_data.create_key(session, n, s)
-                for n, s in (("reader", "read"), ("writer", "write"), ("old", "read"))
-            ]
-            await auth_service.revoke(session=session, ident=keys[2].split("_")[1])
-            return Seeded(url, last, portfolio.id, *keys)
-
-        yield in_db(seed)
+        yield seed_database(url, data_dir)
 
 
 @pytest.fixture

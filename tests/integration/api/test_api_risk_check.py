@@ -18,7 +18,8 @@ async def _state(client) -> dict:
 async def test_an_acceptable_trade_is_approved_with_the_allowed_quantity(client):
     before = await _state(client)
     r = await client.post(
-        "/api/v1/risk/check", json={"ticker": "xom", "entry_price": 80.0, "stop_price": 77.6, "confidence": 0.9}
+        "/api/v1/risk/check",
+        json={"ticker": "xom", "entry_price": 80.0, "stop_price": 77.6, "confidence": 0.9},
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -38,7 +39,13 @@ async def test_an_acceptable_trade_is_approved_with_the_allowed_quantity(client)
 async def test_every_failing_rule_is_listed(client):
     r = await client.post(
         "/api/v1/risk/check",
-        json={"ticker": "AAPL", "entry_price": 100.0, "stop_price": 88.0, "quantity": 10**6, "confidence": 0.5},
+        json={
+            "ticker": "AAPL",
+            "entry_price": 100.0,
+            "stop_price": 88.0,
+            "quantity": 10**6,
+            "confidence": 0.5,
+        },
     )
     body = r.json()
     assert body["approved"] is False
@@ -50,19 +57,26 @@ async def test_every_failing_rule_is_listed(client):
 
 
 async def test_without_confidence_the_rule_is_skipped_and_said_so(client):
-    body = (await client.post("/api/v1/risk/check", json={"ticker": "XOM", "entry_price": 80.0, "stop_price": 78})).json()
+    body = (
+        await client.post("/api/v1/risk/check", json={"ticker": "XOM", "entry_price": 80.0, "stop_price": 78})
+    ).json()
     assert body["skipped_rules"] == ["confidence_below_min"]
     assert "confidence_below_min" not in body["reasons"]
 
 
 async def test_without_a_stop_or_stored_atr_it_says_what_to_pass(client):
-    error = assert_error(await client.post("/api/v1/risk/check", json={"ticker": "XOM", "entry_price": 80.0}), 422)
+    error = assert_error(
+        await client.post("/api/v1/risk/check", json={"ticker": "XOM", "entry_price": 80.0}), 422
+    )
     assert "stop_price" in error["message"] and "XOM" in error["message"]
 
 
 async def test_a_stop_above_the_entry_is_422(client):
     error = assert_error(
-        await client.post("/api/v1/risk/check", json={"ticker": "XOM", "entry_price": 80.0, "stop_price": 81}), 422
+        await client.post(
+            "/api/v1/risk/check", json={"ticker": "XOM", "entry_price": 80.0, "stop_price": 81}
+        ),
+        422,
     )
     assert "below entry_price" in error["message"]
 

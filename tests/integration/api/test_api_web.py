@@ -35,7 +35,12 @@ async def test_dashboard_is_served_and_traversal_is_refused(seeded, dashboard):
             assert (await c.get("/about/")).text == "<html>about</html>"
             missing = await c.get("/nowhere/")
             assert missing.status_code == 404 and "not here" in missing.text
-            for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/about/../../secret.txt"):
+            for path in (
+                "/../secret.txt",
+                "/%2e%2e/secret.txt",
+                "/..%2fsecret.txt",
+                "/about/../../secret.txt",
+            ):
                 r = await c.get(path)
                 assert r.status_code == 404 and "TOP SECRET" not in r.text, path
             # The API keeps its JSON 404s under the dashboard's catch-all.
@@ -66,7 +71,10 @@ async def test_security_headers_on_api_responses(client):
 async def test_cors_allows_only_configured_origins(seeded):
     with override_settings(api={"cors_origins": ["https://dash.example"]}):
         async with await _client(create_app()) as c:
-            preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+            preflight = {
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            }
             ok = await c.options("/api/v1/signals", headers={"Origin": "https://dash.example", **preflight})
             assert ok.headers["access-control-allow-origin"] == "https://dash.example"
             bad = await c.options("/api/v1/signals", headers={"Origin": "https://evil.example", **preflight})
