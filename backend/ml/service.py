@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,7 +12,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.errors import NotFound, ValidationFailed
+from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
@@ -21,6 +20,9 @@ from backend.features.build import FEATURE_SET_VERSION
 from backend.ml.ensemble import Ensemble
 from backend.ml.members.base import CLASS_NAMES
 from backend.ml.models import ModelArtifact, ModelVersion, Prediction
+
+# Registry reads live in a light module (the API imports it without the ML stack); re-exported here.
+from backend.ml.registry import active_model, get, list_models, list_page  # noqa: F401
 
 log = logging.getLogger(__name__)
 _loaded: dict[str, Ensemble] = {}  # version -> ensemble; versions are immutable, so caching is safe
@@ -57,22 +59,6 @@ def promotion_decision(new_score: float, active: ModelVersion | None) -> Promoti
         active.oos_score,
         f"out-of-sample score {new_score:.4f} < active {active.oos_score:.4f}: active model kept",
     )
-
-
-async def active_model(*, session: AsyncSession) -> ModelVersion | None:
-    """The model predictions use (None before the first training)."""
-    return await session.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)))
-
-
-async def get(*, session: AsyncSession, version: str) -> ModelVersion:
-    model = await session.scalar(select(ModelVersion).where(ModelVersion.version == version))
-    if model is None:
-        raise NotFound(f"no model version {version!r}; `tft-trader models list` shows the versions")
-    return model
-
-
-async def list_models(*, session: AsyncSession) -> Sequence[ModelVersion]:
-    return (await session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))).all()
 
 
 async def register(
@@ -226,13 +212,3 @@ def prediction_frame(
             ],
         }
     )
-
-
-async def list_page(
-    *, session: AsyncSession, before_id: int | None = None, limit: int = 100
-) -> list[ModelVersion]:
-    """Model versions newest first, before the cursor id."""
-    query = select(ModelVersion)
-    if before_id is not None:
-        query = query.where(ModelVersion.id < before_id)
-    return list((await session.scalars(query.order_by(ModelVersion.id.desc()).limit(limit))).all())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, MoneyPage, decode_cursor, page
-from backend.backtest import service as backtest_service
+from backend.backtest import runs as backtest_runs
 from backend.backtest.schemas import BacktestDetailRead, BacktestRunRead
 
 router = APIRouter(prefix="/backtests", tags=["backtests"])
@@ -20,7 +20,7 @@ async def list_runs(
 ) -> MoneyPage[BacktestRunRead]:
     """Runs newest first (without their results; see the detail)."""
     before = decode_cursor(cursor, int)
-    rows = await backtest_service.list_runs(
+    rows = await backtest_runs.list_runs(
         session=session, before_id=before[0] if before else None, limit=limit + 1
     )
     rows, next_cursor = page(rows, limit, lambda r: (r.id,))
@@ -32,4 +32,4 @@ async def get_run(
     run_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _: ReadDep
 ) -> BacktestDetailRead:
     """A run with its settings and results (metrics and equity curves)."""
-    return BacktestDetailRead.model_validate(await backtest_service.get_run(session=session, run_id=run_id))
+    return BacktestDetailRead.model_validate(await backtest_runs.get_run(session=session, run_id=run_id))

@@ -19,7 +19,7 @@ from backend.api.errors import ErrorResponse, error_response
 from backend.core.settings import get_settings
 from backend.core.version import app_version
 from backend.db.engine import get_engine, session_factory
-from backend.ml import service as ml_service
+from backend.ml import registry as ml_registry
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -65,7 +65,7 @@ async def health(request: Request) -> HealthRead | JSONResponse:
     try:
         async with session_factory(get_engine())() as session:
             await session.execute(select(1))
-            model = await ml_service.active_model(session=session)
+            model = await ml_registry.active_model(session=session)
     except (DBAPIError, OSError) as exc:
         log.warning("health: database unreachable: %s", exc)
         return error_response(

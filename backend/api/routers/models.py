@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from backend.core.errors import NotFound
-from backend.ml import service as ml_service
+from backend.ml import registry as ml_registry
 from backend.ml.schemas import ModelDetailRead, ModelRead
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -21,7 +21,7 @@ async def list_models(
 ) -> Page[ModelRead]:
     """Trained versions, newest first."""
     before = decode_cursor(cursor, int)
-    rows = await ml_service.list_page(
+    rows = await ml_registry.list_page(
         session=session, before_id=before[0] if before else None, limit=limit + 1
     )
     rows, next_cursor = page(rows, limit, lambda m: (m.id,))
@@ -31,7 +31,7 @@ async def list_models(
 @router.get("/active", response_model=ModelDetailRead, summary="The active model")
 async def active(session: SessionDep, _: ReadDep) -> ModelDetailRead:
     """The version predictions use; 404 before the first training."""
-    model = await ml_service.active_model(session=session)
+    model = await ml_registry.active_model(session=session)
     if model is None:
         raise NotFound("no active model yet: train one with `tft-trader train`")
     return ModelDetailRead.model_validate(model)
@@ -44,4 +44,4 @@ async def get_model(
     _: ReadDep,
 ) -> ModelDetailRead:
     """A version with its metrics per member, the baselines, calibration and promotion decision."""
-    return ModelDetailRead.model_validate(await ml_service.get(session=session, version=version))
+    return ModelDetailRead.model_validate(await ml_registry.get(session=session, version=version))
