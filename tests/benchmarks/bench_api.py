@@ -53,9 +53,9 @@ async def _load(url: str, seconds: float, concurrency: int, headers: dict[str, s
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=120) as client:
         # Warm-up: open the connections and the server's caches before measuring.
-        await asyncio.gather(*(client.get(url) for _ in range(concurrency)))
+        await asyncio.gather(*(client.get(url) for _ in range(concurrency)), return_exceptions=True)
         stop = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -213,20 +213,18 @@ def main() -> None:
             )
         )
         auth = {"Authorization": f"Bearer {key}"}
-        results = {
-            "bare FastAPI constant JSON": run_load(
-                f"http://127.0.0.1:{bare_port}/constant", args.seconds, args.concurrency, {}
-            ),
-            "GET /api/v1/signals?status=active": run_load(
+        targets = {
+            "bare FastAPI constant JSON": (f"http://127.0.0.1:{bare_port}/constant", {}),
+            "GET /api/v1/signals?status=active": (
                 f"http://127.0.0.1:{api_port}/api/v1/signals?status=active",
-                args.seconds,
-                args.concurrency,
                 auth,
             ),
-            "GET /api/v1/portfolio": run_load(
-                f"http://127.0.0.1:{api_port}/api/v1/portfolio", args.seconds, args.concurrency, auth
-            ),
+            "GET /api/v1/portfolio": (f"http://127.0.0.1:{api_port}/api/v1/portfolio", auth),
         }
+        results = {}
+        for label, (target, headers) in targets.items():
+            results[label] = run_load(target, args.seconds, args.concurrency, headers)
+            print(label, json.dumps(results[label]), flush=True)
         bare = results["bare FastAPI constant JSON"]["rps"]
         print(
             f"{args.concurrency} concurrent clients, {args.seconds:.0f} s each, one uvicorn worker per server"

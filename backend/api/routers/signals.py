@@ -11,6 +11,7 @@ from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, MoneyPage, decode_cursor, page
 from backend.api.params import SYMBOL_PATTERN, EndDate, StartDate, check_range
 from backend.portfolio import service as portfolio_service
+from backend.portfolio.models import LIVE_PORTFOLIO
 from backend.signals import service as signals_service
 from backend.signals.schemas import RiskDecisionRead, SignalDetailRead, SignalRead
 
@@ -32,7 +33,9 @@ async def list_signals(
 ) -> MoneyPage[SignalRead]:
     """Signals of the live portfolio, newest first."""
     check_range(start, end)
-    portfolio = await portfolio_service.live_portfolio(session=session, create=False, lock=False)
+    portfolio = await portfolio_service.get_portfolio(session=session, name=LIVE_PORTFOLIO)
+    if portfolio is None:  # before the first pipeline run there are no signals yet
+        return MoneyPage(items=[], next_cursor=None)
     before = decode_cursor(cursor, date, int)
     rows = await signals_service.list_signals(
         session=session,
