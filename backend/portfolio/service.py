@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import previous_trading_day
@@ -30,7 +30,7 @@ from backend.portfolio.models import (
     PositionRow,
     TradeRow,
 )
-from backend.portfolio.schemas import PendingEntryRead, PortfolioRead, PositionRead
+from backend.portfolio.schemas import PendingEntryRead, PortfolioRead, PortfolioSummaryRead, PositionRead
 from backend.signals.models import TradingSignal
 from backend.signals.schemas import OPEN_STATUSES, SignalRecord
 
@@ -211,6 +211,58 @@ async def report(*, session: AsyncSession, with_performance: bool = True) -> Por
     """
     _, book = await live_book(session=session, create=False, lock=False)
     return build_report(book, with_performance=with_performance)
+
+
+async def summary(*, session: AsyncSession) -> PortfolioSummaryRead:
+    """The live portfolio's summary from aggregates, without restoring the whole book.
+
+    The same numbers as `report()` (a test holds them equal): equity is cash plus the holdings at their last
+    price, drawdown is measured from the stored high-water mark (never below today's equity). Restoring
+    every trade and open signal on each call made the API's most-read endpoint the slowest one.
+    """
+    portfolio = await live_portfolio(session=session, create=False, lock=False)
+    pid = portfolio.id
+    holdings = [
+        _holding(p) for p in await session.scalars(select(PositionRow).where(PositionRow.portfolio_id == pid))
+    ]
+    realized = await session.scalar(
+        select(func.coalesce(func.sum(TradeRow.pnl), 0.0)).where(TradeRow.portfolio_id == pid)
+    )
+    last_two = (
+        await session.scalars(
+            select(EquitySnapshotRow.equity)
+            .where(EquitySnapshotRow.portfolio_id == pid)
+            .order_by(EquitySnapshotRow.trade_date.desc())
+            .limit(2)
+        )
+    ).all()
+    n_pending = await session.scalar(
+        select(func.count()).where(TradingSignal.portfolio_id == pid, TradingSignal.status == "pending")
+    )
+    positions_value = float(sum(h.market_value for h in holdings))
+    equity = portfolio.cash + positions_value
+    peak = max(portfolio.peak_equity, equity)
+    today_pnl = None
+    if last_two:
+        today_pnl = last_two[0] - (last_two[1] if len(last_two) > 1 else portfolio.starting_capital)
+    return PortfolioSummaryRead(
+        as_of=portfolio.last_session,
+        starting_capital=portfolio.starting_capital,
+        cash=portfolio.cash,
+        equity=equity,
+        positions_value=positions_value,
+        realized_pnl=float(realized or 0.0),
+        unrealized_pnl=float(sum(h.market_value - h.cost_basis for h in holdings)),
+        total_pnl=equity - portfolio.starting_capital,
+        today_pnl=today_pnl,
+        peak_equity=portfolio.peak_equity,
+        drawdown=max(0.0, 1.0 - equity / peak) if peak > 0 else 0.0,
+        max_drawdown=get_settings().risk.max_drawdown_pct,
+        kill_switch=portfolio.kill_switch,
+        kill_switch_reason=portfolio.kill_switch_reason,
+        n_positions=len(holdings),
+        n_pending=int(n_pending or 0),
+    )
 
 
 def build_report(book: PaperBook, *, with_performance: bool = True) -> PortfolioRead:

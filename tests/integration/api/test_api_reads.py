@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 
+from backend.db.engine import transaction
+from backend.portfolio import service as portfolio_service
 from tests.api_data import TICKERS, assert_error
 
 pytestmark = pytest.mark.postgres
@@ -136,3 +138,11 @@ async def test_dates_are_iso_8601(client):
     item = (await client.get("/api/v1/signals", params={"limit": 1})).json()["items"][0]
     date.fromisoformat(item["trade_date"])
     assert item["generated_at"].endswith(("Z", "+00:00"))
+
+
+async def test_the_api_summary_and_the_cli_report_show_the_same_numbers(client, seeded):
+    api = (await client.get("/api/v1/portfolio")).json()
+    async with transaction() as session:
+        cli = (await portfolio_service.report(session=session)).model_dump(mode="json")
+    for field, value in api.items():
+        assert cli[field] == (pytest.approx(value) if isinstance(value, float) else value), field
