@@ -236,8 +236,11 @@ async def summary(*, session: AsyncSession) -> PortfolioSummaryRead:
             .limit(2)
         )
     ).all()
+    # The book keeps one pending entry per ticker (the newest signal's), so count tickers, not rows.
     n_pending = await session.scalar(
-        select(func.count()).where(TradingSignal.portfolio_id == pid, TradingSignal.status == "pending")
+        select(func.count(func.distinct(TradingSignal.ticker))).where(
+            TradingSignal.portfolio_id == pid, TradingSignal.status == "pending"
+        )
     )
     positions_value = float(sum(h.market_value for h in holdings))
     equity = portfolio.cash + positions_value

@@ -41,10 +41,7 @@ class HaltIn(BaseModel):
 @router.get("", response_model=PortfolioSummaryRead, summary="Portfolio summary")
 async def summary(session: SessionDep, _: ReadDep) -> PortfolioSummaryRead:
     """Equity, cash, today's and total P&L, drawdown against the halt limit, kill switch."""
-    report = await portfolio_service.report(session=session, with_performance=False)
-    return PortfolioSummaryRead.model_validate(
-        report.model_dump(include=set(PortfolioSummaryRead.model_fields))
-    )
+    return await portfolio_service.summary(session=session)
 
 
 @router.get("/positions", response_model=MoneyPage[PositionRead], summary="Open positions")
