@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import backend.auth.models
 import backend.backtest.models
 import backend.features.models
 import backend.market.models

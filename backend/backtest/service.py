@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.backtest import engine
 from backend.backtest.models import BacktestRun
+from backend.backtest.runs import get_run  # noqa: F401  (re-exported: the CLI and tests call it here)
 from backend.core.calendar import previous_trading_day, trading_days, utcnow
-from backend.core.errors import NotFound, ValidationFailed
+from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.engine import transaction
@@ -330,10 +331,3 @@ def assumptions() -> dict[str, Any]:
         "slippage_bps": risk.slippage_bps,
         "starting_capital": risk.starting_capital,
     }
-
-
-async def get_run(*, session: AsyncSession, run_id: int) -> BacktestRun:
-    run = await session.get(BacktestRun, run_id)
-    if run is None:
-        raise NotFound(f"no backtest run {run_id}")
-    return run

@@ -41,6 +41,7 @@ from backend.cli.ml import train as train_command
 from backend.cli.notify import notify_app
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
+from backend.cli.serve import apikey_app, serve
 from backend.cli.tasks import enqueue, runs_app, schedule_command
 
 app = typer.Typer(
@@ -66,6 +67,8 @@ app.add_typer(notify_app, name="notify")
 app.command("schedule")(schedule_command)
 pipeline_app.command("enqueue")(enqueue)
 app.add_typer(runs_app, name="runs")
+app.command("serve")(serve)
+app.add_typer(apikey_app, name="apikey")
 
 
 def version() -> str:

@@ -13,7 +13,6 @@ from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
 
 if TYPE_CHECKING:
     from backend.pipeline import daily
-    from backend.portfolio.book import PaperBook
     from backend.signals.monitor import SessionReport
 
 pipeline_app = typer.Typer(help="The daily after-close chain.", no_args_is_help=True)
@@ -104,22 +103,6 @@ def monitor(
     _print_sessions(reports)
 
 
-async def _live_book() -> tuple[Any, PaperBook, list[Any]]:
-    from backend.core.settings import get_settings
-    from backend.db.engine import transaction
-    from backend.portfolio import service as portfolio_service
-
-    async with transaction() as session:
-        portfolio = await portfolio_service.live_portfolio(session=session, create=False)
-        book = await portfolio_service.load_book(
-            session=session, portfolio=portfolio, settings=get_settings().risk
-        )
-        pending = await portfolio_service.signals_for(
-            session=session, portfolio_id=portfolio.id, statuses=("pending",)
-        )
-    return portfolio, book, pending
-
-
 @portfolio_app.command("show")
 def portfolio_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -127,56 +110,25 @@ def portfolio_show(
     """Cash, positions with unrealised P&L, pending entries, recent trades and performance."""
     from rich.table import Table
 
-    from backend.core.calendar import previous_trading_day
-    from backend.portfolio.metrics import performance_report, with_start
+    from backend.db.engine import transaction
+    from backend.portfolio import service as portfolio_service
+    from backend.portfolio.schemas import PortfolioRead
 
-    _, book, pending = run(_live_book)
-    ledger = book.ledger
-    curve, counts = ledger.equity_curve(), ledger.positions_count()
-    report = None
-    if len(curve):
-        before = previous_trading_day(curve.index[0].date())
-        curve = with_start(curve, ledger.starting_cash, before)
-        report = performance_report(curve, ledger.closed_trades, with_start(counts, 0, before))
-    summary: dict[str, Any] = {
-        "as_of": book.last_session.isoformat() if book.last_session else None,
-        "cash": ledger.cash,
-        "equity": ledger.equity,
-        "starting_capital": ledger.starting_cash,
-        "realized_pnl": ledger.realized_pnl,
-        "unrealized_pnl": ledger.unrealized_pnl(),
-        "peak_equity": book.peak_equity,
-        "drawdown": book.drawdown,
-        "kill_switch": book.kill_switch,
-        "kill_switch_reason": book.kill_switch_reason,
-        "positions": [
-            {
-                "ticker": h.ticker,
-                "shares": h.shares,
-                "entry_date": h.entry_date.isoformat(),
-                "fill_price": h.fill_price,
-                "last_price": h.price,
-                "stop_price": h.stop_price,
-                "target_price": h.target_price,
-                "unrealized_pnl": h.market_value - h.cost_basis,
-                "exit_order": book.exit_orders.get(h.ticker),
-            }
-            for h in ledger.open_positions.values()
-        ],
-        "pending": [
-            {"ticker": s.ticker, "shares": s.shares, "signal_date": s.trade_date.isoformat()} for s in pending
-        ],
-        "performance": report.to_dict() if report else None,
-    }
+    async def flow() -> PortfolioRead:
+        async with transaction() as session:
+            return await portfolio_service.report(session=session)
+
+    report = run(flow)
+    summary = report.model_dump(mode="json")
     if as_json:
         console.print_json(json.dumps(summary, default=str))
         return
-    halt = f"[red]ON[/red] ({book.kill_switch_reason})" if book.kill_switch else "off"
+    halt = f"[red]ON[/red] ({report.kill_switch_reason})" if report.kill_switch else "off"
     console.print(
         f"live portfolio {'as of ' + summary['as_of'] if summary['as_of'] else '(no session booked yet)'}: "
-        f"equity {ledger.equity:,.2f}, cash {ledger.cash:,.2f}, "
-        f"realized {ledger.realized_pnl:+,.2f}, unrealized {ledger.unrealized_pnl():+,.2f}, "
-        f"drawdown {book.drawdown:.1%}, kill switch {halt}"
+        f"equity {report.equity:,.2f}, cash {report.cash:,.2f}, "
+        f"realized {report.realized_pnl:+,.2f}, unrealized {report.unrealized_pnl:+,.2f}, "
+        f"drawdown {report.drawdown:.1%}, kill switch {halt}"
     )
     table = Table("ticker", "shares", "entry", "fill", "last", "stop", "target", "unrealized", "exit order")
     for p in summary["positions"]:
@@ -192,14 +144,14 @@ def portfolio_show(
             p["exit_order"] or "",
         )
     console.print(table)
-    for s in pending:
-        console.print(f"pending entry: {s.shares} {s.ticker} at the next open (signal of {s.trade_date})")
-    if report is not None:
-        eq, tr = report.equity, report.trades
+    for s in report.pending:
+        console.print(f"pending entry: {s.shares} {s.ticker} at the next open (signal of {s.signal_date})")
+    if report.performance is not None:
+        eq, tr = report.performance["equity"], report.performance["trades"]
         console.print(
-            f"return {eq.total_return:+.2%}, Sharpe {_num(eq.sharpe)}, max drawdown "
-            f"{eq.drawdown.max_drawdown:.1%}, {tr.trades} trades, win rate {_pct(tr.win_rate)}, "
-            f"profit factor {_num(tr.profit_factor)}"
+            f"return {eq['total_return']:+.2%}, Sharpe {_num(eq['sharpe'])}, max drawdown "
+            f"{eq['drawdown']['max_drawdown']:.1%}, {tr['trades']} trades, win rate {_pct(tr['win_rate'])}, "
+            f"profit factor {_num(tr['profit_factor'])}"
         )
 
 
@@ -220,31 +172,11 @@ def portfolio_resume() -> None:
 
 
 async def _set_kill_switch(on: bool, reason: str | None) -> None:
-    from backend.core.calendar import trading_date_for, utcnow
-    from backend.core.settings import get_settings
     from backend.db.engine import transaction
-    from backend.notify import events as notify_events
     from backend.portfolio import service as portfolio_service
 
     async with transaction() as session:
-        portfolio = await portfolio_service.live_portfolio(session=session, create=True)
-        book = await portfolio_service.load_book(
-            session=session, portfolio=portfolio, settings=get_settings().risk
-        )
-        was_on = book.kill_switch
-        book.set_kill_switch(on, reason)
-        await portfolio_service.save_book(
-            session=session, portfolio=portfolio, book=book, since=book.last_session
-        )
-        if on and not was_on:  # in the same transaction: subscribers hear of it exactly when it is stored
-            now = utcnow()
-            await notify_events.emit_halt(
-                session=session,
-                portfolio=portfolio.name,
-                trade_date=trading_date_for(now),
-                reason=book.kill_switch_reason,
-                by_hand_at=now,
-            )
+        await portfolio_service.set_kill_switch(session=session, on=on, reason=reason)
 
 
 def backtest(

@@ -228,6 +228,26 @@ class TaskSettings(BaseModel):
     json_logs: bool = False
 
 
+class ApiSettings(BaseModel):
+    """The REST API (`tft-trader serve`): keys, who may read, CORS, limits. `API__FIELD` variables."""
+
+    # Reads without a key; meant for the local demo bound to 127.0.0.1. Writes always need a write key.
+    public_read: bool = False
+    # The server secret API keys are hashed with (HMAC-SHA256). Unset: a random one is generated once and
+    # kept in `data_dir/api_key_pepper` (never in the database, so a leaked dump cannot check guesses).
+    key_pepper: str = ""
+    cors_origins: list[str] = []
+    # Proxies whose X-Forwarded-For / -Proto uvicorn believes (comma-separated IPs, or "*").
+    forwarded_allow_ips: str = "127.0.0.1"
+    rate_limit_per_minute: int = Field(default=600, ge=1)  # per API key
+    anonymous_rate_limit_per_minute: int = Field(default=120, ge=1)  # per client IP, requests without a key
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # The built dashboard (Next.js static export); served at / when the folder exists.
+    static_dir: Path = Path(__file__).resolve().parents[2] / "frontend" / "out"
+
+
 class Settings(BaseSettings):
     """Root settings. Nested groups read `GROUP__FIELD` variables, e.g. `MARKET__YAHOO_RETRIES=6`."""
 
@@ -255,6 +275,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     tasks: TaskSettings = TaskSettings()
     sentry_dsn: str = ""  # errors of the worker and beat go to Sentry when set
+    api: ApiSettings = ApiSettings()
 
     @field_validator("database_url")
     @classmethod

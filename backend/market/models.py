@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Float,
+    ForeignKey,
     Index,
     String,
     false,
@@ -145,3 +146,13 @@ class PriceFlag(Base):
     detail: Mapped[str] = mapped_column(String(200))
     excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class WatchlistEntry(Base):
+    """A ticker the user follows (API `watchlist`); kept apart from `tickers.source`, which says where a
+    symbol came from and would be lost by a flag stored there."""
+
+    __tablename__ = "watchlist"
+
+    ticker: Mapped[str] = mapped_column(ForeignKey("tickers.symbol", ondelete="CASCADE"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

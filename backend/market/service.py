@@ -9,18 +9,18 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, true, update
+from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import calendar_days_back, last_settled_session
-from backend.core.errors import ValidationFailed
+from backend.core.errors import NotFound, ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.timeseries import ticker_range
 from backend.db.upsert import UpsertResult, bulk_upsert, dialect_insert, frame_records
 from backend.market import quality, splits
 from backend.market.indicators import compute_indicators
-from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker
+from backend.market.models import BAR_COLUMNS, INDICATOR_COLUMNS, StockPrice, Ticker, WatchlistEntry
 from backend.market.providers import PriceBatch
 from backend.market.symbols import TickerInfo
 from backend.market.universe import bundled_universe
@@ -415,9 +415,101 @@ FETCH_SOURCES = ("watchlist", "trending", "import", "sample")
 
 
 async def fetch_universe(*, session: AsyncSession, extra: Iterable[str] = ()) -> list[str]:
-    """The after-close price universe: watchlist, trending, imported and sample tickers, the market index
+    """The after-close price universe: the watchlist table, tickers the user fetched (`watchlist` source),
+    trending, imported and sample tickers, the market index
     and `extra` (the portfolio's holdings, which must keep their prices even if no longer watched)."""
     rows = await session.scalars(
         select(Ticker.symbol).where(Ticker.source.in_(FETCH_SOURCES), Ticker.active.is_(True))
     )
-    return sorted({*rows.all(), get_settings().features.market_index, *extra})
+    watched = await session.scalars(select(WatchlistEntry.ticker))  # the API's and dashboard's watchlist
+    return sorted({*rows.all(), *watched.all(), get_settings().features.market_index, *extra})
+
+
+# --- reads for the API and the dashboard --------------------------------------------------------------
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` literally (user input: % and _ are not wildcards)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_tickers(
+    *,
+    session: AsyncSession,
+    query: str | None = None,
+    watchlist_only: bool = False,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[Ticker]:
+    """Tickers by symbol; `query` matches the symbol or the name (case-insensitive), `after` is the cursor."""
+    stmt = select(Ticker).order_by(Ticker.symbol)
+    if query:
+        pattern = _like(query.strip().lower())
+        stmt = stmt.where(
+            func.lower(Ticker.symbol).like(pattern, escape="\\")
+            | func.lower(func.coalesce(Ticker.name, "")).like(pattern, escape="\\")
+        )
+    if watchlist_only:
+        stmt = stmt.where(Ticker.symbol.in_(select(WatchlistEntry.ticker)))
+    if after is not None:
+        stmt = stmt.where(Ticker.symbol > after)
+    return list((await session.scalars(stmt.limit(limit))).all())
+
+
+async def require_ticker(*, session: AsyncSession, symbol: str) -> Ticker:
+    """The ticker, or NotFound that names it."""
+    ticker = await session.get(Ticker, symbol.upper())
+    if ticker is None:
+        raise NotFound(f"unknown ticker {symbol.upper()!r}: GET /api/v1/tickers?q=... lists the known ones")
+    return ticker
+
+
+async def watchlisted(*, session: AsyncSession, symbols: Sequence[str]) -> set[str]:
+    rows = await session.scalars(
+        select(WatchlistEntry.ticker).where(WatchlistEntry.ticker.in_(list(symbols)))
+    )
+    return set(rows.all())
+
+
+async def add_to_watchlist(*, session: AsyncSession, symbol: str) -> bool:
+    """Put a known ticker on the watchlist; True if it was not on it (idempotent)."""
+    ticker = await require_ticker(session=session, symbol=symbol)
+    stmt = (
+        dialect_insert(session, table_of(WatchlistEntry))
+        .values(ticker=ticker.symbol)
+        .on_conflict_do_nothing(index_elements=["ticker"])
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def remove_from_watchlist(*, session: AsyncSession, symbol: str) -> bool:
+    """Take a ticker off the watchlist; True if it was on it."""
+    result = await session.execute(delete(WatchlistEntry).where(WatchlistEntry.ticker == symbol.upper()))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def latest_bar(*, session: AsyncSession, symbol: str) -> StockPrice | None:
+    stmt = select(StockPrice).where(StockPrice.ticker == symbol).order_by(StockPrice.trade_date.desc())
+    return await session.scalar(stmt.limit(1))
+
+
+async def bars(
+    *,
+    session: AsyncSession,
+    symbol: str,
+    start: date | None = None,
+    end: date | None = None,
+    after: date | None = None,
+    limit: int = 500,
+) -> list[StockPrice]:
+    """A ticker's daily bars with indicators, oldest first, from `start` to `end` after the cursor date."""
+    stmt = select(StockPrice).where(StockPrice.ticker == symbol)
+    if start is not None:
+        stmt = stmt.where(StockPrice.trade_date >= start)
+    if end is not None:
+        stmt = stmt.where(StockPrice.trade_date <= end)
+    if after is not None:
+        stmt = stmt.where(StockPrice.trade_date > after)
+    return list((await session.scalars(stmt.order_by(StockPrice.trade_date).limit(limit))).all())

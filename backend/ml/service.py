@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -11,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.errors import NotFound, ValidationFailed
+from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
 from backend.ml.models import ModelArtifact, ModelVersion, Prediction
+
+# Registry reads live in a light module (the API imports it without the ML stack); re-exported here.
+from backend.ml.registry import active_model, get, list_models, list_page  # noqa: F401
 
 if TYPE_CHECKING:
     # The model libraries (torch, XGBoost, LightGBM, scikit-learn, pandas-ta) and pandas load only where a
@@ -60,22 +62,6 @@ def promotion_decision(new_score: float, active: ModelVersion | None) -> Promoti
         active.oos_score,
         f"out-of-sample score {new_score:.4f} < active {active.oos_score:.4f}: active model kept",
     )
-
-
-async def active_model(*, session: AsyncSession) -> ModelVersion | None:
-    """The model predictions use (None before the first training)."""
-    return await session.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)))
-
-
-async def get(*, session: AsyncSession, version: str) -> ModelVersion:
-    model = await session.scalar(select(ModelVersion).where(ModelVersion.version == version))
-    if model is None:
-        raise NotFound(f"no model version {version!r}; `tft-trader models list` shows the versions")
-    return model
-
-
-async def list_models(*, session: AsyncSession) -> Sequence[ModelVersion]:
-    return (await session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))).all()
 
 
 async def register(

@@ -31,7 +31,6 @@ from backend.core.calendar import (
     utcnow,
 )
 from backend.core.errors import DataSourceError, ValidationFailed
-from backend.core.settings import get_settings
 from backend.db.engine import transaction
 from backend.features import service as feature_service
 from backend.market import service as market_service
@@ -308,7 +307,4 @@ async def monitor(
 
 
 async def _live_book(session: AsyncSession, *, create: bool = True) -> tuple[Portfolio, PaperBook]:
-    portfolio = await portfolio_service.live_portfolio(session=session, create=create)
-    settings = get_settings().risk
-    book = await portfolio_service.load_book(session=session, portfolio=portfolio, settings=settings)
-    return portfolio, book
+    return await portfolio_service.live_book(session=session, create=create)

@@ -291,3 +291,49 @@ async def mark_trending(*, session: AsyncSession, now: datetime) -> list[str]:
             .values(source="trending")
         )
     return symbols
+
+
+# --- reads for the API and the dashboard --------------------------------------------------------------
+
+
+async def daily_series(
+    *,
+    session: AsyncSession,
+    ticker: str,
+    start: date | None = None,
+    end: date | None = None,
+    after: date | None = None,
+    limit: int = 500,
+) -> list[SentimentDaily]:
+    """A ticker's daily aggregates, oldest first, after the cursor date `after`."""
+    query = select(SentimentDaily).where(SentimentDaily.ticker == ticker)
+    if start is not None:
+        query = query.where(SentimentDaily.trade_date >= start)
+    if end is not None:
+        query = query.where(SentimentDaily.trade_date <= end)
+    if after is not None:
+        query = query.where(SentimentDaily.trade_date > after)
+    return list((await session.scalars(query.order_by(SentimentDaily.trade_date).limit(limit))).all())
+
+
+async def recent_posts(
+    *,
+    session: AsyncSession,
+    ticker: str,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[tuple[RedditPost, float]]:
+    """Posts and comments mentioning `ticker`, newest first, with the mention's sentiment; `before` is the
+    cursor (created_at, id) of the last row seen. Removed posts are left out."""
+    query = (
+        select(RedditPost, TickerMention.sentiment)
+        .join(TickerMention, TickerMention.post_id == RedditPost.id)
+        .where(TickerMention.ticker == ticker, RedditPost.removed.is_(False))
+    )
+    if before is not None:
+        at, post_id = before
+        query = query.where(
+            (RedditPost.created_at < at) | ((RedditPost.created_at == at) & (RedditPost.id < post_id))
+        )
+    query = query.order_by(RedditPost.created_at.desc(), RedditPost.id.desc()).limit(limit)
+    return [(post, float(score)) for post, score in (await session.execute(query)).all()]
