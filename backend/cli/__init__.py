@@ -13,6 +13,7 @@ from backend.cli.ml import predict as predict_command
 from backend.cli.ml import train as train_command
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
+from backend.cli.signals import signals_app
 from backend.core.logging import configure_logging
 from backend.core.settings import get_settings
 from backend.db import migrate
@@ -31,6 +32,7 @@ app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(signals_app, name="signals")
 app.command("monitor")(monitor)
 app.command("backtest")(backtest)
 
@@ -46,7 +48,8 @@ DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
 @app.command("demo")
 def demo() -> None:
     """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
-    train the ensemble walk-forward, predict the last sample day and run the after-close pipeline on it."""
+    train the ensemble walk-forward (with its edge test: trusted or not), predict the last sample day and run
+    the after-close pipeline on it, which shows the day's ranked candidates."""
     console.print(f"[bold]1/6[/bold] migrating {safe_url()}")
     migrate.upgrade()
     console.print("[bold]2/6[/bold] seeding the ticker universe")

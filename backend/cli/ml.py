@@ -23,7 +23,6 @@ check_app = typer.Typer(help="Bias checks.", no_args_is_help=True)
 
 TickersOpt = Annotated[str | None, typer.Option("--tickers", help="Comma-separated, e.g. AAPL,MSFT.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Trading date (default: newest stored bar).")]
-METRIC_KEYS = ("accuracy", "macro_f1", "buy_precision", "log_loss", "brier", "ece", "buy_share")
 
 
 def _tickers(value: str | None) -> list[str] | None:
@@ -39,21 +38,44 @@ async def _as_of(value: str | None) -> date:
     return newest or last_completed_session()
 
 
-def metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    """Ensemble, members and baselines side by side on the same out-of-sample rows."""
-    table = Table(title=title)
-    table.add_column("model")
-    for key in METRIC_KEYS:
-        table.add_column(key, justify="right")
-    rows = [
-        ("ensemble (calibrated)", metrics["ensemble"]),
-        ("ensemble (raw)", metrics["ensemble_uncalibrated"]),
-    ]
-    rows += [(f"member {k}", v) for k, v in metrics["members"].items()]
-    rows += [(f"baseline {k}", v) for k, v in metrics["baselines"].items()]
-    for name, values in rows:
-        table.add_row(name, *(f"{values[k]:.3f}" for k in METRIC_KEYS))
+def _num(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def edge_table(quality: dict[str, Any], title: str) -> Table:
+    """The edge test: the model's daily top bucket against all candidates and both rules, same rows."""
+    table = Table("rows", "n", "hit rate", "mean net return", title=title)
+    for name, key in (
+        ("model top bucket", "top_bucket"),
+        ("all candidates", "all_candidates"),
+        ("RSI rule BUYs", "rsi_rule"),
+        ("MACD rule BUYs", "macd_rule"),
+    ):
+        bucket = quality[key]
+        table.add_row(
+            name, str(bucket["n"]), _num(bucket["hit_rate"], ".3f"), _num(bucket["net_return"], "+.4%")
+        )
     return table
+
+
+def edge_lines(quality: dict[str, Any], trusted: bool) -> list[str]:
+    """Rank IC, log loss against the prior, calibration and the verdict, one line each."""
+    lines = [
+        f"rank IC {_num(quality['rank_ic'])} (t {_num(quality['rank_ic_t'], '.2f')}, "
+        f"{quality['ic_periods']} non-overlapping periods, {quality['ic_days']} days)",
+        f"log loss {quality['log_loss']:.4f} vs trailing prior {quality['prior_log_loss']:.4f}",
+        f"base rate (net-profitable trades) {quality['base_rate']:.3f}; ECE {quality['ece']:.4f} "
+        f"({quality['calibration_method']})",
+    ]
+    if trusted:
+        lines.append("[green]trusted[/green]: an out-of-sample edge; it may make signals")
+    else:
+        lines.append(
+            "[yellow]not trusted[/yellow]: it predicts and ranks but makes no signals ("
+            + "; ".join(quality.get("untrusted_reasons", []))
+            + ")"
+        )
+    return lines
 
 
 def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
@@ -73,20 +95,12 @@ def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
 
     outcome = run(flow)
     model = outcome.model
+    quality = outcome.metrics
     console.print(
-        metrics_table(outcome.metrics, f"model {model.version}: out-of-sample, {model.n_samples} samples")
+        edge_table(quality, f"model {model.version}: walk-forward out of sample, {quality['n_rows']} rows")
     )
-    cal = outcome.calibration
-    console.print(
-        f"calibration ({cal['method']}): Brier {cal['brier_before']:.4f} -> {cal['brier_after']:.4f}, "
-        f"ECE {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}"
-    )
-    rate = outcome.metrics["signal_rate"]
-    console.print(
-        f"class balance {model.class_balance}; BUY > {rate['confidence_bar']:.2f}: {rate['buy_signals']} "
-        f"out of sample ({rate['per_week']:.2f}/week, "
-        f"{rate['per_week_per_50_tickers']:.2f}/week per 50 tickers)"
-    )
+    for line in edge_lines(quality, bool(model.trusted)):
+        console.print(line)
     for note in model.notes:
         err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for ticker, why in sorted(outcome.skipped.items()):
@@ -116,22 +130,18 @@ def predict(
     table = Table(
         "ticker",
         "signal",
-        "confidence",
-        "p_buy",
-        "p_hold",
-        "p_sell",
+        "P(win)",
+        "EV",
         "top reasons",
         title=f"predictions ({outcome.model_version})",
     )
-    for r in frame.sort_values("confidence", ascending=False).itertuples():
+    for r in frame.sort_values("expected_value", ascending=False).itertuples():
         reasons = ", ".join(f"{c['feature']} {c['contribution']:+.2f}" for c in r.contributions[:3])
         table.add_row(
             r.ticker,
             r.signal,
             f"{r.confidence:.2f}",
-            f"{r.p_buy:.2f}",
-            f"{r.p_hold:.2f}",
-            f"{r.p_sell:.2f}",
+            _num(r.expected_value, "+.2%"),
             reasons,
         )
     console.print(table)
@@ -148,17 +158,26 @@ def models_list() -> None:
             return list(await ml_service.list_models(session=session))
 
     table = Table(
-        "version", "active", "as of", "members", "samples", "oos accuracy", "oos log loss", "promotion"
+        "version",
+        "active",
+        "trusted",
+        "as of",
+        "members",
+        "samples",
+        "rank IC (t)",
+        "oos log loss",
+        "promotion",
     )
     for m in run(flow):
         table.add_row(
             m.version,
             "yes" if m.is_active else "",
+            "yes" if m.trusted else "no",
             str(m.as_of),
             ",".join(m.members),
             str(m.n_samples),
-            f"{m.metrics['ensemble']['accuracy']:.3f}",
-            f"{m.metrics['ensemble']['log_loss']:.3f}",
+            f"{_num(m.metrics.get('rank_ic'))} ({_num(m.metrics.get('rank_ic_t'), '.1f')})",
+            _num(m.metrics.get("log_loss"), ".3f"),
             m.promotion["reason"],
         )
     console.print(table)
@@ -166,7 +185,7 @@ def models_list() -> None:
 
 @models_app.command("show")
 def models_show(version: str) -> None:
-    """One version's full record as JSON (metrics per member and baseline, calibration, promotion)."""
+    """One version's full record as JSON: the edge test, calibration, outcome model, promotion."""
 
     async def flow() -> dict[str, Any]:
         async with transaction() as session:
@@ -188,6 +207,9 @@ def models_show(version: str) -> None:
                     "metrics",
                     "calibration",
                     "oos_score",
+                    "trusted",
+                    "quality",
+                    "outcome",
                     "promotion",
                     "notes",
                     "created_at",

@@ -12,6 +12,7 @@ from rich.table import Table
 from backend.backtest import service as backtest_service
 from backend.cli.common import console, err, fail, parse_date, progress_bar, run
 from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
+from backend.cli.signals import print_candidates
 from backend.core.calendar import previous_trading_day, trading_days
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
@@ -62,6 +63,7 @@ def pipeline_run(
     outcome = run(flow)
     _print_sessions(outcome.sessions)
     console.print(f"{outcome.predictions} predictions for {outcome.as_of} (model {outcome.model_version})")
+    print_candidates([c.as_dict() for c in outcome.candidates], outcome.as_of)
     report = outcome.signals
     if report is None:
         return

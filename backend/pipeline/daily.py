@@ -38,6 +38,8 @@ from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
 from backend.portfolio.models import LIVE_PORTFOLIO, Portfolio
 from backend.sentiment import service as sentiment_service
+from backend.signals import service as signal_service
+from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport, generate_signals
 from backend.signals.market import MarketDay, market_days, market_frame
 from backend.signals.monitor import SessionReport, check_quotes, run_session
@@ -54,6 +56,7 @@ class DailyOutcome:
     sessions: list[SessionReport] = field(default_factory=list)
     signals: GenerationReport | None = None
     skipped: dict[str, str] = field(default_factory=dict)
+    candidates: list[CandidateRow] = field(default_factory=list)
 
 
 async def load_market(
@@ -164,7 +167,16 @@ async def run_daily(
         predictions = await ml_service.load_predictions(
             session=session, trade_date=as_of, model_version=predicted.model_version
         )
-        outcome.signals = generate_signals(book, days.get(as_of, MarketDay(as_of, {})), predictions)
+        market_day = days.get(as_of, MarketDay(as_of, {}))
+        outcome.signals = generate_signals(book, market_day, predictions)
+        outcome.candidates = await signal_service.record_candidates(
+            session=session,
+            portfolio_id=portfolio.id,
+            predictions=predictions,
+            report=outcome.signals,
+            market=market_day,
+            risk=book.settings,
+        )
         await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
     return outcome
 
