@@ -60,6 +60,11 @@ class PlattMap:
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=1.0).fit(_logit(raw)[:, None], y.astype(int))
+        if model.coef_[0, 0] <= 0:
+            # A score that predicts worse with more confidence has no skill to calibrate: inverting it
+            # would be fitting noise, so every row gets the observed rate.
+            rate = (y.sum() + 1.0) / (len(y) + 2.0)
+            return cls(0.0, float(_logit(np.array([rate]))[0]), len(y))
         return cls(float(model.coef_[0, 0]), float(model.intercept_[0]), len(y))
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
