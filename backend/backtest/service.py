@@ -74,14 +74,15 @@ class ReplayData:
 
 
 def required_history() -> int:
-    """Bars a ticker needs before START: feature warm-up, one label window, a training and a calibration
-    span (the same minimums `train` enforces)."""
+    """Bars a ticker needs before START: feature warm-up, one label window, a training span, the embargo
+    and one out-of-sample fold for the edge test (the same minimums `train` enforces)."""
     settings = get_settings()
     return (
         feature_service.min_history_rows()
         + settings.risk.max_hold_days
         + settings.ml.min_train_days
-        + settings.ml.calibration_days
+        + settings.ml.embargo_days
+        + settings.ml.validation_days
     )
 
 
@@ -125,7 +126,8 @@ async def validate(*, session: AsyncSession, request: BacktestRequest) -> tuple[
         listed = ", ".join(f"{t} has {n}" for t, n in sorted(short.items()))
         raise ValidationFailed(
             f"not enough history to train before {start}: {listed} daily bars; a replay needs {need} per "
-            "ticker (feature warm-up + label window + ML__MIN_TRAIN_DAYS + ML__CALIBRATION_DAYS)"
+            "ticker (feature warm-up + label window + ML__MIN_TRAIN_DAYS + ML__EMBARGO_DAYS + "
+            "ML__VALIDATION_DAYS)"
         )
     tickers = sorted(t for t in spans if t not in short)
     if not tickers:

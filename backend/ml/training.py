@@ -132,7 +132,7 @@ def walk_forward(
     ml = get_settings().ml
     splits = walk_forward_splits(
         ts.dates,
-        n_splits=n_splits or ml.walk_forward_splits,
+        n_splits=n_splits or folds_that_fit(ts),
         validation_days=ml.validation_days,
         min_train_days=ml.min_train_days + ml.embargo_days,
         embargo_days=ml.embargo_days,
@@ -151,6 +151,20 @@ def walk_forward(
         raw = raw_win_score(ensemble.raw_proba(ts.X, rows=split.validation))
         parts.append(oos_frame(ts, split.validation, raw, fold=i, prior=float(ts.win[train].mean())))
     return pd.concat(parts, ignore_index=True)
+
+
+def folds_that_fit(ts: TrainingSet) -> int:
+    """`ml.walk_forward_splits`, or fewer when the history cannot hold them (at least one)."""
+    ml = get_settings().ml
+    sessions = len(np.unique(np.asarray(ts.dates)))
+    room = (sessions - ml.min_train_days - ml.embargo_days) // ml.validation_days
+    if room < 1:
+        raise ValidationFailed(
+            f"{sessions} labelled sessions cannot hold one out-of-sample fold of {ml.validation_days} "
+            f"sessions after {ml.min_train_days} training sessions and an embargo of {ml.embargo_days}: "
+            "use more history (or lower ML__MIN_TRAIN_DAYS / ML__VALIDATION_DAYS)"
+        )
+    return int(min(ml.walk_forward_splits, room))
 
 
 def _recent(ts: TrainingSet, rows: np.ndarray) -> np.ndarray:

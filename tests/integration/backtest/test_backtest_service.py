@@ -32,8 +32,8 @@ STRATEGY_KEYS = {
     "avg_trade_return", "profit_factor", "exposure",
 }  # fmt: skip
 # Feature warm-up (SMA 200 + a 30-session sequence) + the 7-session label window + 252 training sessions
-# + 126 calibration sessions = 230 + 7 + 252 + 126 = 615 bars before START.
-NEEDED = 615
+# + a 10-session embargo + one 63-session out-of-sample fold = 230 + 7 + 252 + 10 + 63 = 562 bars before START.
+NEEDED = 562
 # Smaller trees than the product's (100 / 200): the replay's shape does not depend on them, its time does.
 SMALL_TREES = {"xgb_n_estimators": 30, "lgbm_n_estimators": 30}
 
