@@ -1,4 +1,4 @@
-"""The outcome model's walk-forward and edge test on synthetic trades: quiet on noise, trusted on an effect."""
+"""The outcome model's walk-forward and edge test on synthetic trades: quiet on noise, trusted on signal."""
 
 from __future__ import annotations
 
