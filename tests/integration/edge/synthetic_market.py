@@ -1,7 +1,7 @@
 """Synthetic daily bars with or without something to learn, written as the CSV `prices import` reads.
 
-- `noise`: each stock a driftless random walk with its own volatility (plus a common market factor): a
-  trade's outcome cannot be predicted from anything the features see.
+- `noise`: each stock a martingale (no drift in price) with its own volatility and beta to a common,
+  driftless market factor: a trade's outcome cannot be predicted from anything the features see.
 - `planted`: the same, plus a hidden per-stock trend state (up / flat / down) that persists for weeks
   (switching with probability `switch` a day) and drifts the price by `drift` a day. The state shows in
   recent returns relative to the other stocks, so a cross-sectional model can learn it; nothing reads
@@ -35,10 +35,13 @@ def synthetic_bars(
     rng = np.random.default_rng(seed)
     days = trading_days(start, end)
     n = len(days)
-    market = rng.normal(0.0003, 0.008, n)
+    market = rng.normal(0.0, 0.008, n)
     frames = []
     for i in range(n_tickers):
         vol = rng.uniform(0.010, 0.020)
+        beta = rng.uniform(0.5, 1.5)
+        # Minus half the variance: every price is a martingale, so no volatility or beta earns more.
+        martingale = -0.5 * (vol**2 + (beta * 0.008) ** 2)
         state = np.zeros(n)
         if planted:
             current = rng.choice([-1.0, 0.0, 1.0])
@@ -46,7 +49,7 @@ def synthetic_bars(
                 if rng.random() < switch:
                     current = rng.choice([-1.0, 0.0, 1.0])
                 state[t] = current
-        log_ret = market * rng.uniform(0.5, 1.5) + drift * state + rng.normal(0, vol, n)
+        log_ret = martingale + beta * market + drift * state + rng.normal(0, vol, n)
         close = rng.uniform(20, 200) * np.exp(np.cumsum(log_ret))
         previous = np.concatenate([[close[0]], close[:-1]])
         # The open gaps a little from the previous close, so stops can fill through (at the open).
