@@ -314,6 +314,10 @@ def _replay_all(
         "timings_seconds": {
             "strategy_replay": round(strategy_seconds, 1),
             **{k: round(v, 1) for k, v in model.timings.items()},
+            # What a session costs without (re)training and block prediction: fills, exits, signals, ranking.
+            "daily_loop_per_session": round(
+                max(0.0, strategy_seconds - sum(model.timings.values())) / len(data.sessions), 4
+            ),
         },
         "equity_curve": equity_points(with_start(book.ledger.equity_curve(), risk.starting_capital, before)),
         "assumptions": assumptions(),
