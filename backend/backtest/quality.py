@@ -23,6 +23,8 @@ QUALITY_KEYS = (
     "untrusted_reasons",
     "top_bucket_hit_rate",
     "top_bucket_net_return",
+    "top_bucket_excess",
+    "top_bucket_excess_t",
     "base_rate",
     "ece",
     "log_loss",

@@ -13,7 +13,9 @@ textbook rules' calls on that row:
 - edge test: rank IC of the expected value against the realised net return (daily Spearman, averaged over
   non-overlapping periods of one trade length, with its t-statistic), the daily top bucket's hit rate and
   mean net return against all candidates and against the RSI and MACD rules' BUY calls on the same rows,
-  and the log loss against the trailing class-frequency prior. Trusted only if all three hold.
+  and the log loss against the trailing class-frequency prior. Trusted only if all three hold, the top
+  bucket's net return being positive and its excess over all candidates significant (t >= 2 over the same
+  non-overlapping periods): a predictable win rate without money in it is no edge.
 """
 
 from __future__ import annotations
@@ -216,6 +218,21 @@ def rank_ic(frame: pd.DataFrame, score: str, period_days: int) -> dict[str, Any]
     return {"rank_ic": mean, "rank_ic_t": t, "ic_days": len(values), "ic_periods": len(per_period)}
 
 
+def excess_return(frame: pd.DataFrame, top: pd.DataFrame, period_days: int) -> dict[str, Any]:
+    """The top bucket's daily mean net return minus all candidates', averaged within non-overlapping
+    periods of `period_days` sessions: its mean and t-statistic over the periods."""
+    daily = top.groupby("trade_date")["net_return"].mean() - frame.groupby("trade_date")["net_return"].mean()
+    daily = daily.dropna().sort_index()
+    if daily.empty:
+        return {"top_bucket_excess": None, "top_bucket_excess_t": None}
+    periods = np.arange(len(daily)) // max(1, period_days)
+    per_period = daily.groupby(periods).mean().to_numpy()
+    mean = float(per_period.mean())
+    sd = float(per_period.std(ddof=1)) if len(per_period) > 1 else float("nan")
+    t = mean / sd * math.sqrt(len(per_period)) if math.isfinite(sd) and sd > 0 else None
+    return {"top_bucket_excess": mean, "top_bucket_excess_t": t}
+
+
 def _bucket(rows: pd.DataFrame) -> dict[str, Any]:
     if rows.empty:
         return {"n": 0, "hit_rate": None, "net_return": None}
@@ -284,8 +301,19 @@ def assess(oos: pd.DataFrame, *, period_days: int) -> Assessment:
             f"needs IC > 0 with t >= {MIN_T_STAT:g}"
         )
     top_ret, all_ret = quality["top_bucket"]["net_return"], quality["all_candidates"]["net_return"]
-    if top_ret is None or top_ret <= all_ret:
-        reasons.append(f"top bucket net return {_fmt(top_ret)} does not beat all candidates' {_fmt(all_ret)}")
+    excess = excess_return(frame, top, period_days)
+    quality.update(excess)
+    # Win probability alone can be predictable without money in it (on a random walk a quiet stock's tight
+    # stop loses more often, its far target pays more): the top bucket must also earn more, reliably.
+    if top_ret is None or top_ret <= all_ret or top_ret <= 0:
+        reasons.append(
+            f"top bucket net return {_fmt(top_ret)} does not beat all candidates' {_fmt(all_ret)} and zero"
+        )
+    elif (excess["top_bucket_excess_t"] or 0.0) < MIN_T_STAT:
+        reasons.append(
+            f"top bucket's excess net return has t {_fmt(excess['top_bucket_excess_t'])}: needs t >= "
+            f"{MIN_T_STAT:g} over non-overlapping periods"
+        )
     if model_ll >= prior_ll:
         reasons.append(f"log loss {model_ll:.4f} does not beat the trailing prior's {prior_ll:.4f}")
     quality["trusted"] = not reasons

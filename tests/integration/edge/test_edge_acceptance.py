@@ -74,9 +74,7 @@ def test_on_noise_the_system_stays_quiet(fresh_db: str, tmp_path: Path, seed: in
     assert {"rank_ic", "rank_ic_t", "trusted", "top_bucket_hit_rate", "base_rate", "ece"} <= set(quality)
     if quality["trusted_at_retrains"] == 0:
         assert strategy["n_trades"] == 0  # an untrusted model makes no trades
-    else:  # a false alarm may slip through a retrain; its trades then show no edge
-        assert not (strategy["sharpe"] > 0.5 and strategy["win_rate"] > 0.5 and strategy["n_trades"] >= 20)
-    if quality["trusted"]:  # the replay's own predictions may pass by chance; the trades must not profit
+    elif strategy["n_trades"]:  # a false alarm may slip through a retrain; its trades then show no edge
         assert not (strategy["sharpe"] > 0.5 and strategy["win_rate"] > 0.5 and strategy["n_trades"] >= 20)
     assert candidates_stored() > 0  # the day's candidates are there, each saying why it is not a signal
     assert any("survivorship" in c for c in results["caveats"])
