@@ -42,6 +42,7 @@ from backend.cli.notify import notify_app
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
 from backend.cli.serve import apikey_app, serve
+from backend.cli.signals import signals_app
 from backend.cli.tasks import enqueue, runs_app, schedule_command
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(signals_app, name="signals")
 app.command("monitor")(monitor)
 app.command("backtest")(backtest)
 app.add_typer(notify_app, name="notify")
@@ -110,7 +112,8 @@ DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
 @app.command("demo")
 def demo() -> None:
     """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
-    train the ensemble walk-forward, predict the last sample day and run the after-close pipeline on it."""
+    train the ensemble walk-forward (with its edge test: trusted or not), predict the last sample day and run
+    the after-close pipeline on it, which shows the day's ranked candidates."""
     from backend.cli.common import safe_url
     from backend.db import migrate
 

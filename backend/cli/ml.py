@@ -23,7 +23,6 @@ TickersOpt = Annotated[str | None, typer.Option("--tickers", help="Comma-separat
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Trading date (default: newest settled session).")
 ]
-METRIC_KEYS = ("accuracy", "macro_f1", "buy_precision", "log_loss", "brier", "ece", "buy_share")
 
 
 def _tickers(value: str | None) -> list[str] | None:
@@ -48,23 +47,46 @@ def balance_text(balance: dict[str, float]) -> str:
     return ", ".join(f"{label} {share:.0%}" for label, share in balance.items()) or "-"
 
 
-def metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    """Ensemble, members and baselines side by side on the same out-of-sample rows."""
+def _num(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def edge_table(quality: dict[str, Any], title: str) -> Table:
+    """The edge test: the model's daily top bucket against all candidates and both rules, same rows."""
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column("model")
-    for key in METRIC_KEYS:
-        table.add_column(key, justify="right")
-    rows = [
-        ("ensemble (calibrated)", metrics["ensemble"]),
-        ("ensemble (raw)", metrics["ensemble_uncalibrated"]),
-    ]
-    rows += [(f"member {k}", v) for k, v in metrics["members"].items()]
-    rows += [(f"baseline {k}", v) for k, v in metrics["baselines"].items()]
-    for name, values in rows:
-        table.add_row(name, *(f"{values[k]:.3f}" for k in METRIC_KEYS))
+    table = Table("rows", "n", "hit rate", "mean net return", title=title)
+    for name, key in (
+        ("model top bucket", "top_bucket"),
+        ("all candidates", "all_candidates"),
+        ("RSI rule BUYs", "rsi_rule"),
+        ("MACD rule BUYs", "macd_rule"),
+    ):
+        bucket = quality[key]
+        table.add_row(
+            name, str(bucket["n"]), _num(bucket["hit_rate"], ".3f"), _num(bucket["net_return"], "+.4%")
+        )
     return table
+
+
+def edge_lines(quality: dict[str, Any], trusted: bool) -> list[str]:
+    """Rank IC, log loss against the prior, calibration and the verdict, one line each."""
+    lines = [
+        f"rank IC {_num(quality['rank_ic'])} (t {_num(quality['rank_ic_t'], '.2f')}, "
+        f"{quality['ic_periods']} non-overlapping periods, {quality['ic_days']} days)",
+        f"log loss {quality['log_loss']:.4f} vs trailing prior {quality['prior_log_loss']:.4f}",
+        f"base rate (net-profitable trades) {quality['base_rate']:.3f}; ECE {quality['ece']:.4f} "
+        f"({quality['calibration_method']})",
+    ]
+    if trusted:
+        lines.append("[green]trusted[/green]: an out-of-sample edge; it may make signals")
+    else:
+        lines.append(
+            "[yellow]not trusted[/yellow]: it predicts and ranks but makes no signals ("
+            + "; ".join(quality.get("untrusted_reasons", []))
+            + ")"
+        )
+    return lines
 
 
 def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
@@ -86,21 +108,12 @@ def train(tickers: TickersOpt = None, as_of: AsOfOpt = None) -> None:
 
     outcome = run(flow)
     model = outcome.model
+    quality = outcome.metrics
     console.print(
-        metrics_table(outcome.metrics, f"model {model.version}: out-of-sample, {model.n_samples} samples")
+        edge_table(quality, f"model {model.version}: walk-forward out of sample, {quality['n_rows']} rows")
     )
-    cal = outcome.calibration
-    console.print(
-        f"calibration ({cal['method']}): Brier {cal['brier_before']:.4f} -> {cal['brier_after']:.4f}, "
-        f"ECE {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}"
-    )
-    rate = outcome.metrics["signal_rate"]
-    console.print(
-        f"class balance {balance_text(model.class_balance)}; BUY > {rate['confidence_bar']:.2f}: "
-        f"{rate['buy_signals']} "
-        f"out of sample ({rate['per_week']:.2f}/week, "
-        f"{rate['per_week_per_50_tickers']:.2f}/week per 50 tickers)"
-    )
+    for line in edge_lines(quality, bool(model.trusted)):
+        console.print(line)
     for note in model.notes:
         err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for ticker, why in sorted(outcome.skipped.items()):
@@ -141,22 +154,18 @@ def predict(
     table = Table(
         "ticker",
         "signal",
-        "confidence",
-        "p_buy",
-        "p_hold",
-        "p_sell",
+        "P(win)",
+        "EV",
         "top reasons",
         title=f"predictions for {day} (model {outcome.model_version})",
     )
-    for r in frame.sort_values("confidence", ascending=False).itertuples():
+    for r in frame.sort_values("expected_value", ascending=False).itertuples():
         reasons = ", ".join(f"{c['feature']} {c['contribution']:+.2f}" for c in r.contributions[:3])
         table.add_row(
             r.ticker,
             r.signal,
             f"{r.confidence:.2f}",
-            f"{r.p_buy:.2f}",
-            f"{r.p_hold:.2f}",
-            f"{r.p_sell:.2f}",
+            _num(r.expected_value, "+.2%"),
             reasons,
         )
     if len(frame):
@@ -187,19 +196,20 @@ def models_list() -> None:
     # `models show`; the promotion reason, too long for a table cell, is printed for the active version.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("version", no_wrap=True)
-    table.add_column("active", no_wrap=True)
+    for header in ("active", "trusted"):
+        table.add_column(header, no_wrap=True)
     table.add_column("members", overflow="fold")
-    for header in ("samples", "oos acc", "log loss", "promoted"):
+    for header in ("samples", "rank IC (t)", "log loss"):
         table.add_column(header, justify="right", no_wrap=True)
     for m in models:
         table.add_row(
             m.version,
             "yes" if m.is_active else "",
+            "yes" if m.trusted else "no",
             ",".join(m.members),
             str(m.n_samples),
-            f"{m.metrics['ensemble']['accuracy']:.3f}",
-            f"{m.metrics['ensemble']['log_loss']:.3f}",
-            "yes" if m.promotion.get("promoted") else "no",
+            f"{_num(m.metrics.get('rank_ic'), '.3f')} ({_num(m.metrics.get('rank_ic_t'), '.1f')})",
+            _num(m.metrics.get("log_loss"), ".3f"),
         )
     console.print(table)
     active = next((m for m in models if m.is_active), None)
@@ -210,7 +220,7 @@ def models_list() -> None:
 
 @models_app.command("show")
 def models_show(version: str) -> None:
-    """One version's full record as JSON (metrics per member and baseline, calibration, promotion)."""
+    """One version's full record as JSON (the edge test, calibration, outcome model, promotion)."""
     from backend.db.engine import transaction
     from backend.ml import service as ml_service
 
@@ -234,6 +244,9 @@ def models_show(version: str) -> None:
                     "metrics",
                     "calibration",
                     "oos_score",
+                    "trusted",
+                    "quality",
+                    "outcome",
                     "promotion",
                     "notes",
                     "created_at",

@@ -61,6 +61,9 @@ def pipeline_run(
     _print_sessions(outcome.sessions)
     model = f"model {outcome.model_version}" if outcome.model_version else "no active model"
     console.print(f"{outcome.predictions} prediction(s) for {outcome.as_of} ({model})")
+    from backend.cli.signals import print_candidates
+
+    print_candidates([c.as_dict() for c in outcome.candidates], outcome.as_of)
     report = outcome.signals
     if report is None:
         return

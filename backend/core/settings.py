@@ -104,7 +104,7 @@ class SentimentSettings(BaseModel):
 class FeatureSettings(BaseModel):
     """Point-in-time features and labels."""
 
-    version: str = "v1"
+    version: str = "v2"  # must equal backend.features.build.FEATURE_SET_VERSION
     # The market-regime index: SPY (an S&P 500 ETF, fetchable like any ticker); the bundled S&P 500
     # history from `arch` stands in offline where SPY has no stored prices.
     market_index: str = "SPY"
@@ -114,7 +114,13 @@ class FeatureSettings(BaseModel):
 class RiskSettings(BaseModel):
     """The risk manager; the product's numbers are the defaults. Labels use the same barriers."""
 
-    min_confidence: float = 0.70
+    # The calibrated probability that the trade wins after costs (`ml.edge`); 0.70 is the spec's stricter bar.
+    min_confidence: float = 0.60
+    # An untrusted model (no out-of-sample edge) still predicts and ranks but makes no signals or trades.
+    require_trusted_model: bool = True
+    # SELL (exit a held position at the next open) when P(win) is at most this and the EV is negative.
+    sell_max_probability: float = 0.40
+    candidates_top_n: int = Field(default=20, ge=1)  # the day's ranked candidates kept per portfolio
     max_position_pct: float = 0.20
     risk_per_trade_pct: float = 0.02
     max_stop_pct: float = 0.05
@@ -131,7 +137,7 @@ class RiskSettings(BaseModel):
     max_sector_pct: float = 0.30
     min_avg_dollar_volume: float = 5_000_000.0
     regime_filter: Literal["off", "block", "raise_bar"] = "raise_bar"
-    regime_min_confidence: float = 0.80
+    regime_min_confidence: float = 0.70
     starting_capital: float = 100_000.0
     commission_per_trade: float = 1.0
     slippage_bps: float = 5.0
@@ -201,6 +207,9 @@ class MLSettings(BaseModel):
     validation_days: int = 63  # one quarter per out-of-sample fold
     calibration_days: int = 126
     min_train_days: int = 252
+    # Sessions of history the members train on (the newest); None = all. Older regimes weigh less and a
+    # 500-ticker replay retrains in a fraction of the time.
+    max_train_days: int | None = 756
     retrain_every_days: int = 5
     max_model_age_days: int = 14
 

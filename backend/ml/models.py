@@ -61,6 +61,11 @@ class ModelVersion(Base):
     oos_score: Mapped[float] = mapped_column(Float)  # the promotion gate's score (higher is better)
     promotion: Mapped[dict[str, Any]] = mapped_column(JSON)  # decision, both scores, reason
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The edge test on pooled out-of-sample rows (rank IC, top bucket, log loss vs the prior, reliability)
+    # and the outcome model (Platt map of P(win), payoffs per bin) that prices every prediction.
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
@@ -89,7 +94,8 @@ class Prediction(Base):
     p_hold: Mapped[float] = mapped_column(Float)
     p_buy: Mapped[float] = mapped_column(Float)
     signal: Mapped[str] = mapped_column(String(4))
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)  # calibrated P(the trade wins after costs)
+    expected_value: Mapped[float | None] = mapped_column(Float)  # expected net trade return
     member_probabilities: Mapped[dict[str, list[float]]] = mapped_column(JSON)
     contributions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # top 5: feature, value, contribution
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,9 @@ from backend.db.upsert import dialect_insert
 from backend.notify.models import NotificationEvent
 from backend.portfolio.ledger import TradeRecord
 from backend.signals.schemas import SignalRecord
+
+if TYPE_CHECKING:
+    from backend.signals.candidates import CandidateRow
 
 SIGNAL_NEW = "signal.new"
 TRADE_CLOSED = "trade.closed"
@@ -151,12 +154,43 @@ async def emit_exit(*, session: AsyncSession, portfolio: str, trade: TradeRecord
     )
 
 
+def candidate_data(candidate: CandidateRow) -> dict[str, Any]:
+    """What the digest says about one of the day's ranked candidates (same keys as `signal_data`)."""
+    entry, stop, target = candidate.entry_price, candidate.stop_price, candidate.target_price
+    reward_risk = None
+    if entry is not None and stop is not None and target is not None and entry > stop:
+        reward_risk = (target - entry) / (entry - stop)
+    return {
+        "ticker": candidate.ticker,
+        "trade_date": candidate.trade_date.isoformat(),
+        "rank": candidate.rank,
+        "action": candidate.call,
+        "status": "approved" if candidate.is_signal else "not a signal",
+        "confidence": candidate.confidence,
+        "expected_value_pct": candidate.expected_value,
+        "entry_price": entry,
+        "stop_price": stop,
+        "target_price": target,
+        "reward_risk": reward_risk,
+        "position_size_pct": None,
+        "shares": None,
+        "model_version": candidate.model_version,
+        "model_trusted": candidate.model_trusted,
+        "summary": candidate.why,
+        "top_reasons": [
+            {"feature": d.get("feature"), "contribution": d.get("contribution")}
+            for d in candidate.drivers[:TOP_REASONS]
+        ],
+        "risk_reasons": list(candidate.reasons),
+        "messages": [candidate.why],
+    }
+
+
 async def emit_candidates_digest(
-    *, session: AsyncSession, portfolio: str, trade_date: date, candidates: Sequence[SignalRecord]
+    *, session: AsyncSession, portfolio: str, trade_date: date, candidates: Sequence[CandidateRow]
 ) -> bool:
-    """The day's one digest of BUY candidates (approved first, then by confidence)."""
-    ordered = sorted(candidates, key=lambda r: (r.status not in ("pending", "active"), -r.confidence))
-    rows = [signal_data(r) for r in ordered]
+    """The day's one digest: the ranked candidates (by EV), each with why it is or is not a signal."""
+    rows = [candidate_data(c) for c in sorted(candidates, key=lambda c: c.rank)]
     data = {
         "portfolio": portfolio,
         "trade_date": trade_date.isoformat(),

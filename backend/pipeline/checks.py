@@ -194,7 +194,7 @@ async def check_lookahead(
             SENTIMENT_VALUES,
         )
         cut = feature_service.FeatureInputs(
-            prices, sentiment, inputs.market[inputs.market["trade_date"] <= day]
+            prices, sentiment, inputs.market[inputs.market["trade_date"] <= day], sectors=inputs.sectors
         )
         features = feature_service.features_between(cut, first, day)
         today = recompute.stored_rows(features, day)

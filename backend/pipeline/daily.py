@@ -41,6 +41,8 @@ from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
 from backend.portfolio.models import LIVE_PORTFOLIO, Portfolio
 from backend.sentiment import service as sentiment_service
+from backend.signals import service as signal_service
+from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport, generate_signals
 from backend.signals.market import MarketDay, market_days, market_frame
 from backend.signals.monitor import SessionReport, check_quotes, run_session
@@ -58,6 +60,7 @@ class DailyOutcome:
     signals: GenerationReport | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     alert: str | None = None  # e.g. a model past its age limit: exits ran, no new entries
+    candidates: list[CandidateRow] = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +75,13 @@ class PredictStep:
     predictions: int
     skipped: dict[str, str] = field(default_factory=dict)
     alert: str | None = None
+
+
+@dataclass
+class SignalsStep:
+    sessions: list[SessionReport]
+    signals: GenerationReport
+    candidates: list[CandidateRow] = field(default_factory=list)
 
 
 async def load_market(
@@ -220,8 +230,9 @@ async def active_version() -> str | None:
 
 async def make_signals(
     *, as_of: date, tickers: Sequence[str] | None = None, model_version: str | None = None
-) -> tuple[list[SessionReport], GenerationReport]:
-    """Step 4: the portfolio catches up to `as_of` (fills, exits, marks), then that close's signals.
+) -> SignalsStep:
+    """Step 4: the portfolio catches up to `as_of` (fills, exits, marks), then that close's signals and
+    its ranked candidates.
 
     `model_version` None means no trusted predictions: exit orders still come from the day's data.
     """
@@ -229,7 +240,7 @@ async def make_signals(
         portfolio, book = await _live_book(session)
         since = book.last_session
         if book.last_signal_date is not None and book.last_signal_date >= as_of:  # a concurrent run won
-            return [], GenerationReport(as_of, already_generated=True)
+            return SignalsStep([], GenerationReport(as_of, already_generated=True))
         universe = await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)
         sessions, days = await catch_up(session=session, book=book, through=as_of, universe=universe)
         if as_of not in days:  # the monitor processed the session already; its signals are still due
@@ -239,11 +250,22 @@ async def make_signals(
             if model_version is not None
             else pd.DataFrame()
         )
-        report = generate_signals(book, days.get(as_of, MarketDay(as_of, {})), predictions)
+        market_day = days.get(as_of, MarketDay(as_of, {}))
+        report = generate_signals(book, market_day, predictions)
+        candidates = await signal_service.record_candidates(
+            session=session,
+            portfolio_id=portfolio.id,
+            predictions=predictions,
+            report=report,
+            market=market_day,
+            risk=book.settings,
+        )
         # The day's events go to the outbox in this transaction: stored signals and their messages together.
-        await notifications.record_day(session=session, book=book, sessions=sessions, report=report)
+        await notifications.record_day(
+            session=session, book=book, sessions=sessions, report=report, candidates=candidates
+        )
         await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
-    return sessions, report
+    return SignalsStep(sessions, report, candidates)
 
 
 async def run_daily(
@@ -263,9 +285,8 @@ async def run_daily(
     predicted = await predict(as_of=as_of, tickers=tickers, force=force)
     outcome.model_version, outcome.predictions = predicted.model_version, predicted.predictions
     outcome.skipped, outcome.alert = predicted.skipped, predicted.alert
-    outcome.sessions, outcome.signals = await make_signals(
-        as_of=as_of, tickers=tickers, model_version=predicted.model_version
-    )
+    step = await make_signals(as_of=as_of, tickers=tickers, model_version=predicted.model_version)
+    outcome.sessions, outcome.signals, outcome.candidates = step.sessions, step.signals, step.candidates
     return outcome
 
 

@@ -13,15 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.notify import events as outbox
 from backend.portfolio.book import PaperBook
 from backend.portfolio.models import LIVE_PORTFOLIO
+from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport
 from backend.signals.monitor import SessionReport
-from backend.signals.schemas import SignalRecord
-
-
-def day_candidates(report: GenerationReport) -> list[SignalRecord]:
-    """The day's BUY candidates for the digest: for now, every BUY call the risk manager judged, approved
-    and rejected, as `generate_signals` returned them. Point this at the stored day's-candidates list."""
-    return [*report.approved, *report.rejected]
 
 
 async def record_sessions(
@@ -46,8 +40,10 @@ async def record_day(
     book: PaperBook,
     sessions: Sequence[SessionReport],
     report: GenerationReport | None,
+    candidates: Sequence[CandidateRow] = (),
 ) -> None:
-    """Everything the after-close run tells: exits, halts, new signals and the day's one digest."""
+    """Everything the after-close run tells: exits, halts, new signals and the day's one digest of its
+    ranked candidates (stored in `daily_candidates`)."""
     await record_sessions(session=session, book=book, sessions=sessions)
     if report is None or report.already_generated:
         return
@@ -57,5 +53,5 @@ async def record_day(
         session=session,
         portfolio=LIVE_PORTFOLIO,
         trade_date=report.trade_date,
-        candidates=day_candidates(report),
+        candidates=candidates,
     )

@@ -124,10 +124,12 @@ def signals(self: Any, as_of: str | None = None, tickers: list[str] | None = Non
             return StepResult({"already_generated": True})
         alert = await daily.model_alert(as_of=day)
         version = None if alert else await daily.active_version()
-        sessions, report = await daily.make_signals(as_of=day, tickers=tickers, model_version=version)
+        step = await daily.make_signals(as_of=day, tickers=tickers, model_version=version)
+        report = step.signals
         metrics.signals_made(len(report.approved), len(report.rejected))
         counts: dict[str, Any] = {
-            "sessions": [s.trade_date.isoformat() for s in sessions],
+            "sessions": [s.trade_date.isoformat() for s in step.sessions],
+            "candidates": len(step.candidates),
             "approved": [r.ticker for r in report.approved],
             "rejected": len(report.rejected),
             "exit_orders": report.exit_orders,

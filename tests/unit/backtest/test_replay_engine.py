@@ -56,13 +56,16 @@ def features_of(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def scripted(plan: dict[date, list[tuple[str, str]]]) -> Callable[[date], pd.DataFrame]:
-    """A predictor that makes the planned (ticker, signal) calls at 0.9 confidence, and nothing else."""
+    """A predictor that makes the planned (ticker, signal) calls at 0.9 confidence from a trusted model."""
 
     def predict(day: date) -> pd.DataFrame:
         calls = plan.get(day, [])
         return pd.DataFrame(
-            [{"ticker": t, "signal": s, "confidence": 0.9, "model_version": "script"} for t, s in calls],
-            columns=["ticker", "signal", "confidence", "model_version"],
+            [
+                {"ticker": t, "signal": s, "confidence": 0.9, "model_version": "script", "trusted": True}
+                for t, s in calls
+            ],
+            columns=["ticker", "signal", "confidence", "model_version", "trusted"],
         )
 
     return predict
