@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from backend.auth import service as auth_service
-from backend.auth.schemas import ApiKeyCreated, ApiKeyRead
 from backend.cli.common import console, err, run
 from backend.core.settings import get_settings
-from backend.db.engine import transaction
+
+if TYPE_CHECKING:
+    from backend.auth.schemas import ApiKeyCreated, ApiKeyRead
 
 apikey_app = typer.Typer(help="API keys for the REST API (shown once, stored hashed).", no_args_is_help=True)
 
@@ -52,6 +52,9 @@ def apikey_create(
     scope: Annotated[str, typer.Option(help="read, or write (also allows changes).")] = "read",
 ) -> None:
     """Create a key; it is printed once and cannot be shown again."""
+    from backend.auth import service as auth_service
+    from backend.db.engine import transaction
+
 
     async def flow() -> ApiKeyCreated:
         async with transaction() as session:
@@ -67,6 +70,9 @@ def apikey_create(
 @apikey_app.command("list")
 def apikey_list() -> None:
     """Every key with its scope, last use and whether it is revoked (never the key itself)."""
+    from backend.auth import service as auth_service
+    from backend.db.engine import transaction
+
 
     async def flow() -> Sequence[ApiKeyRead]:
         async with transaction() as session:
@@ -92,6 +98,9 @@ def apikey_list() -> None:
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The id `apikey list` shows.")]) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    from backend.auth import service as auth_service
+    from backend.db.engine import transaction
+
 
     async def flow() -> ApiKeyRead:
         async with transaction() as session:

@@ -14,6 +14,7 @@ from backend.core.calendar import utcnow
 from backend.core.settings import override_settings
 from backend.notify import events, service
 from backend.notify.models import NotificationDelivery, NotificationEvent, NotificationSubscription
+from backend.signals.candidates import CandidateRow
 from backend.signals.schemas import SignalRecord
 from tests.conftest import BACKENDS
 from tests.flows import in_db
@@ -99,6 +100,19 @@ def signal(
         },
         reasons=[] if status == "pending" else ["min_confidence"],
         generated_at=now, expires_at=now,
+    )  # fmt: skip
+
+
+def candidate(
+    ticker: str = "AAPL", *, rank: int = 1, is_signal: bool = True, confidence: float = 0.64
+) -> CandidateRow:
+    """One of the day's ranked candidates, as the signal step stores it."""
+    return CandidateRow(
+        trade_date=date(2013, 3, 1), ticker=ticker, rank=rank, call="BUY", confidence=confidence,
+        expected_value=0.012, entry_price=430.47, stop_price=417.56, target_price=462.75,
+        is_signal=is_signal, reasons=[] if is_signal else ["below_confidence_bar"],
+        why="a signal" if is_signal else f"P(win) {confidence:.2f} is below the 0.60 bar",
+        drivers=[{"feature": "ret_5d_rank", "contribution": 0.21}], model_version="m-7", model_trusted=True,
     )  # fmt: skip
 
 

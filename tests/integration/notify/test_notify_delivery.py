@@ -18,7 +18,14 @@ from backend.notify import delivery, events, outbox, service
 from backend.notify.models import NotificationEvent, NotificationSubscription
 from backend.notify.schemas import ClaimedDelivery, DeliveryRead
 from tests.flows import in_db, run
-from tests.integration.notify.conftest import PUBLIC_URL, add_email, add_webhook, emit_signal, signal
+from tests.integration.notify.conftest import (
+    PUBLIC_URL,
+    add_email,
+    add_webhook,
+    candidate,
+    emit_signal,
+    signal,
+)
 from tests.receivers import WebhookReceiver
 
 
@@ -75,9 +82,9 @@ def test_one_digest_mail_per_day_lists_every_candidate(smtp) -> None:
     add_email("carol@example.com", ["candidates.digest"])
     day = date(2013, 3, 1)
     candidates = [
-        signal("MSFT", status="rejected", confidence=0.55),
-        signal("AAPL"),
-        signal("IBM", status="rejected"),
+        candidate("MSFT", rank=3, is_signal=False, confidence=0.55),
+        candidate("AAPL", rank=1),
+        candidate("IBM", rank=2, is_signal=False),
     ]
 
     async def work(session: AsyncSession) -> list[bool]:
@@ -96,10 +103,11 @@ def test_one_digest_mail_per_day_lists_every_candidate(smtp) -> None:
     text = mail.get_body(("plain",)).get_content()
     assert (
         text.index("BUY AAPL (approved)")
-        < text.index("BUY IBM (rejected)")
-        < text.index("BUY MSFT (rejected)")
+        < text.index("BUY IBM (not a signal)")
+        < text.index("BUY MSFT (not a signal)")
     )
-    assert "rejected because: min_confidence" in text
+    assert "rejected because: below_confidence_bar" in text
+    assert "EV           +1.20%" in text
 
 
 def test_smtp_login_refused_fails_at_once_with_the_reply(smtp) -> None:

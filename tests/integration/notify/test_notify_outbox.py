@@ -16,10 +16,11 @@ from backend.pipeline import notifications
 from backend.portfolio.book import PaperBook
 from backend.portfolio.ledger import TradeRecord
 from backend.portfolio.metrics import ClosedTrade
+from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport
 from backend.signals.monitor import SessionReport
 from tests.flows import in_db, run
-from tests.integration.notify.conftest import signal
+from tests.integration.notify.conftest import candidate, signal
 
 DAY = date(2013, 3, 1)
 
@@ -41,9 +42,16 @@ def stored() -> list[tuple[str, str]]:
     return in_db(work)
 
 
-def record(report: GenerationReport, sessions: list[SessionReport], book: PaperBook) -> None:
+def record(
+    report: GenerationReport,
+    sessions: list[SessionReport],
+    book: PaperBook,
+    candidates: list[CandidateRow] | None = None,
+) -> None:
     async def work(session: AsyncSession) -> None:
-        await notifications.record_day(session=session, book=book, sessions=sessions, report=report)
+        await notifications.record_day(
+            session=session, book=book, sessions=sessions, report=report, candidates=candidates or []
+        )
 
     in_db(work)
 
@@ -53,7 +61,8 @@ def test_a_day_writes_signals_exits_halt_and_one_digest_once() -> None:
     book.kill_switch, book.kill_switch_reason = True, "drawdown 15.2% from the peak 120,000.00 passed 15%"
     report = GenerationReport(DAY, approved=[signal("AAPL")], rejected=[signal("IBM", status="rejected")])
     sessions = [SessionReport(DAY, closed=[trade()], halted=True)]
-    record(report, sessions, book)
+    ranked = [candidate("AAPL", rank=1), candidate("IBM", rank=2, is_signal=False)]
+    record(report, sessions, book, ranked)
     expected = [
         ("candidates.digest", "candidates.digest:live:2013-03-01"),
         ("risk.halted", "risk.halted:live:2013-03-01"),
@@ -61,7 +70,7 @@ def test_a_day_writes_signals_exits_halt_and_one_digest_once() -> None:
         ("trade.closed", "trade.closed:live:MSFT:2013-02-25"),
     ]
     assert stored() == expected
-    record(report, sessions, book)  # a rerun of the same day adds nothing
+    record(report, sessions, book, ranked)  # a rerun of the same day adds nothing
     assert stored() == expected
 
     async def digest(session: AsyncSession) -> dict:
