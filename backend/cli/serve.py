@@ -55,7 +55,6 @@ def apikey_create(
     from backend.auth import service as auth_service
     from backend.db.engine import transaction
 
-
     async def flow() -> ApiKeyCreated:
         async with transaction() as session:
             return await auth_service.create(session=session, name=name, scope=scope)
@@ -72,7 +71,6 @@ def apikey_list() -> None:
     """Every key with its scope, last use and whether it is revoked (never the key itself)."""
     from backend.auth import service as auth_service
     from backend.db.engine import transaction
-
 
     async def flow() -> Sequence[ApiKeyRead]:
         async with transaction() as session:
@@ -100,7 +98,6 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The id `apikey lis
     """Revoke a key: requests with it get 401 from now on."""
     from backend.auth import service as auth_service
     from backend.db.engine import transaction
-
 
     async def flow() -> ApiKeyRead:
         async with transaction() as session:

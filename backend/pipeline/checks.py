@@ -32,14 +32,17 @@ from backend.features import service as feature_service
 from backend.features.build import FEATURE_COLUMNS, usable_rows
 from backend.market.models import INDICATOR_COLUMNS
 from backend.ml import service as ml_service
+from backend.ml.edge import OutcomeModel
 from backend.ml.ensemble import Ensemble
 from backend.ml.members.base import INDEX_NAMES
+from backend.ml.training import raw_win_score
 from backend.pipeline import recompute
 from backend.pipeline.ml import EARLIEST, resolve_tickers
 
 LAYERS = ("indicators", "sentiment", "features", "predictions")
 SENTIMENT_VALUES = ("mentions", "score", "bullish", "bearish", "neutral", "score_ma5", "trend", "conviction")
-CLASSES = ["SELL", "HOLD", "BUY"]
+# What a stored prediction says: the calibrated P(the trade wins) that confidence, EV and the call follow.
+CLASSES = ["confidence"]
 # Recomputation differs from the stored value only by float rounding and the EMA/ATR seeds of a shorter
 # window ((1 - 2/27)^600 ~ 1e-20); any leak moves a value by far more than this.
 RTOL, ATOL = 1e-6, 1e-8
@@ -114,15 +117,23 @@ class LookaheadReport:
         self.mismatches.append(mismatch)
 
 
-def _probabilities(ensemble: Ensemble, features: pd.DataFrame, day: date) -> pd.DataFrame:
-    """The ensemble's calibrated probabilities for `day`'s rows (earlier rows are the LSTM's history)."""
+def _probabilities(model: _Loaded, features: pd.DataFrame, day: date) -> pd.DataFrame:
+    """The model's calibrated P(win) for `day`'s rows (earlier rows are the LSTM's history), computed as
+    predictions compute it: the members' raw win score through the model's stored calibration."""
     usable = features[usable_rows(features).to_numpy()]
     X = usable.set_index(list(INDEX_NAMES))[list(FEATURE_COLUMNS)]
     rows = X.index.get_level_values("trade_date") == day
     if not rows.any():
         return pd.DataFrame(columns=CLASSES)
-    probs = ensemble.predict_proba(X, rows=np.flatnonzero(rows))
-    return pd.DataFrame(probs, index=X.index[rows].get_level_values("ticker"), columns=CLASSES)
+    raw = raw_win_score(model.ensemble.raw_proba(X, rows=np.flatnonzero(rows)))
+    p_win = model.outcome.win_probability(raw)
+    return pd.DataFrame({"confidence": p_win}, index=X.index[rows].get_level_values("ticker"))
+
+
+@dataclass
+class _Loaded:
+    ensemble: Ensemble
+    outcome: OutcomeModel
 
 
 class _Models:
@@ -130,13 +141,16 @@ class _Models:
 
     def __init__(self, session: AsyncSession, report: LookaheadReport) -> None:
         self._session, self._report = session, report
-        self._loaded: dict[str, Ensemble | None] = {}
+        self._loaded: dict[str, _Loaded | None] = {}
 
-    async def get(self, version: str) -> Ensemble | None:
+    async def get(self, version: str) -> _Loaded | None:
         if version not in self._loaded:
             try:
                 model = await ml_service.get(session=self._session, version=version)
-                self._loaded[version] = await ml_service.load_ensemble(session=self._session, model=model)
+                self._loaded[version] = _Loaded(
+                    await ml_service.load_ensemble(session=self._session, model=model),
+                    ml_service.outcome_of(model),
+                )
             except Exception as exc:  # a model this installation cannot run (no PyTorch, old feature set)
                 self._report.notes.append(f"predictions of model {version} not rechecked: {exc}")
                 self._loaded[version] = None
@@ -240,7 +254,6 @@ async def _check_predictions(
             continue
         stored = await ml_service.load_predictions(session=session, trade_date=day, model_version=version)
         stored = stored[stored["ticker"].isin(list(checked))].set_index("ticker")
-        stored = stored.rename(columns={"p_sell": "SELL", "p_hold": "HOLD", "p_buy": "BUY"})
         report.compare("predictions", day, stored, again, CLASSES, label=f" (stored, model {version})")
     if report.model_version is not None:
         again = await recompute_with(report.model_version)

@@ -100,7 +100,8 @@ async def plant_stored_prediction(session) -> None:
         select(Prediction).where(Prediction.ticker == "CCC", Prediction.trade_date == AS_OF)
     )
     assert row is not None
-    row.p_buy, row.p_hold = row.p_buy + 0.1, row.p_hold - 0.1
+    # A stored P(win) that is not what the model says on the data known that day (e.g. it saw the outcome).
+    row.confidence = min(1.0, row.confidence + 0.1)
     await session.flush()
 
 
