@@ -1,20 +1,33 @@
-# One image for every process type (CLI jobs now; API, worker and beat later), CPU only.
-FROM python:3.11-slim AS base
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
-    UV_PROJECT_ENVIRONMENT=/opt/venv PATH="/opt/venv/bin:$PATH"
+# One image for every process type (CLI jobs, Celery worker, Celery beat; the API when it exists), CPU only:
+# xgboost-cpu instead of xgboost (no CUDA wheels), torch left out (the `lstm` extra is opt-in).
+
+# --- build: resolve and install the locked dependencies into /opt/venv -----------------------------
+FROM python:3.11-slim AS build
+ENV PYTHONDONTWRITEBYTECODE=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
 RUN pip install --no-cache-dir uv
 WORKDIR /app
-
 # Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
-
 COPY backend ./backend
-COPY migrations ./migrations
-COPY alembic.ini ./
 RUN uv sync --frozen --no-dev
 
-RUN useradd --create-home --uid 10001 tft && mkdir -p /data && chown tft /data
+# --- runtime: the venv and the code, no build tools ------------------------------------------------
+FROM python:3.11-slim AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH="/opt/venv/bin:$PATH" \
+    DATA_DIR=/data PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+# libgomp: the OpenMP runtime LightGBM and XGBoost load.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 tft && mkdir -p /data /tmp/prometheus \
+    && chown tft /data /tmp/prometheus
+WORKDIR /app
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app/backend ./backend
+COPY migrations ./migrations
+COPY alembic.ini README.md ./
+# The dashboard's static export, when `npm run build` made one (frontend/out); .dockerignore keeps the
+# sources and node_modules out, so this copies at most the built files.
+COPY frontend/ ./frontend/
 USER tft
-ENV DATA_DIR=/data
 CMD ["tft-trader", "--help"]

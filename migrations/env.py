@@ -7,10 +7,13 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import backend.auth.models
 import backend.backtest.models
 import backend.features.models
 import backend.market.models
 import backend.ml.models
+import backend.notify.models
+import backend.pipeline.models
 import backend.portfolio.models
 import backend.sentiment.models
 import backend.signals.models  # noqa: F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,10 +18,11 @@ import pandas as pd
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.backtest import engine
+from backend.backtest import engine, quality
 from backend.backtest.models import BacktestRun
+from backend.backtest.runs import get_run  # noqa: F401  (re-exported: the CLI and tests call it here)
 from backend.core.calendar import previous_trading_day, trading_days, utcnow
-from backend.core.errors import NotFound, ValidationFailed
+from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.engine import transaction
@@ -31,6 +33,8 @@ from backend.market.models import StockPrice
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
 from backend.portfolio.metrics import performance_report, with_start
+from backend.signals import service as signal_service
+from backend.signals.candidates import CandidateRow
 from backend.signals.market import MarketDay, market_days, market_frame
 
 log = logging.getLogger(__name__)
@@ -71,14 +75,15 @@ class ReplayData:
 
 
 def required_history() -> int:
-    """Bars a ticker needs before START: feature warm-up, one label window, a training and a calibration
-    span (the same minimums `train` enforces)."""
+    """Bars a ticker needs before START: feature warm-up, one label window, a training span, the embargo
+    and one out-of-sample fold for the edge test (the same minimums `train` enforces)."""
     settings = get_settings()
     return (
         feature_service.min_history_rows()
         + settings.risk.max_hold_days
         + settings.ml.min_train_days
-        + settings.ml.calibration_days
+        + settings.ml.embargo_days
+        + settings.ml.validation_days
     )
 
 
@@ -122,7 +127,8 @@ async def validate(*, session: AsyncSession, request: BacktestRequest) -> tuple[
         listed = ", ".join(f"{t} has {n}" for t, n in sorted(short.items()))
         raise ValidationFailed(
             f"not enough history to train before {start}: {listed} daily bars; a replay needs {need} per "
-            "ticker (feature warm-up + label window + ML__MIN_TRAIN_DAYS + ML__CALIBRATION_DAYS)"
+            "ticker (feature warm-up + label window + ML__MIN_TRAIN_DAYS + ML__EMBARGO_DAYS + "
+            "ML__VALIDATION_DAYS)"
         )
     tickers = sorted(t for t in spans if t not in short)
     if not tickers:
@@ -193,10 +199,13 @@ def benchmark_summary(equity: pd.Series) -> dict[str, Any]:
 
 
 def replay_book(
-    data: ReplayData, predictor: engine.Predictor, on_session: Callable[[date], None] | None = None
+    data: ReplayData,
+    predictor: engine.Predictor,
+    on_session: Callable[[date], None] | None = None,
+    candidates: list[CandidateRow] | None = None,
 ) -> PaperBook:
     book = PaperBook.new(get_settings().risk)
-    return engine.replay(data.sessions, data.market, predictor, book, on_session)
+    return engine.replay(data.sessions, data.market, predictor, book, on_session, candidates)
 
 
 async def run_backtest(
@@ -223,13 +232,14 @@ async def run_backtest(
         await session.flush()
         run_id = run.id
     try:
-        results, book = _replay_all(data, members, retrain_every, on_session, progress)
+        results, book, candidates = _replay_all(data, members, retrain_every, on_session, progress)
         results["run_id"] = run_id
         async with transaction() as session:
             portfolio = await portfolio_service.create_portfolio(
                 session=session, name=f"backtest-{run_id}", kind="backtest", settings=settings.risk
             )
             await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=None)
+            await signal_service.store_candidates(session=session, portfolio_id=portfolio.id, rows=candidates)
             await session.execute(
                 update(BacktestRun)
                 .where(BacktestRun.id == run_id)
@@ -252,7 +262,7 @@ def _replay_all(
     retrain_every: int,
     on_session: Callable[[str, date], None] | None,
     progress: Callable[[str], None] | None,
-) -> tuple[dict[str, Any], PaperBook]:
+) -> tuple[dict[str, Any], PaperBook, list[CandidateRow]]:
     settings = get_settings()
     risk = settings.risk
     before = previous_trading_day(data.sessions[0])
@@ -270,7 +280,10 @@ def _replay_all(
         sequence_length=settings.features.sequence_length,
         progress=progress,
     )
-    book = replay_book(data, model, ticking("strategy"))
+    candidates: list[CandidateRow] = []
+    started = time.perf_counter()
+    book = replay_book(data, model, ticking("strategy"), candidates)
+    strategy_seconds = time.perf_counter() - started
     baselines = {}
     for rule in BASELINE_RULES:
         rule_book = replay_book(data, engine.rule_predictor(data.prices, rule), ticking(rule))
@@ -297,10 +310,20 @@ def _replay_all(
             "signals_rejected": sum(1 for s in signals if s.status == "rejected"),
             "rejection_reasons": _reason_counts(signals),
         },
+        "model_quality": quality.model_quality(model.predictions, labels, data.prices, risk),
+        "caveats": quality.caveats(data.prices),
+        "timings_seconds": {
+            "strategy_replay": round(strategy_seconds, 1),
+            **{k: round(v, 1) for k, v in model.timings.items()},
+            # What a session costs without (re)training and block prediction: fills, exits, signals, ranking.
+            "daily_loop_per_session": round(
+                max(0.0, strategy_seconds - sum(model.timings.values())) / len(data.sessions), 4
+            ),
+        },
         "equity_curve": equity_points(with_start(book.ledger.equity_curve(), risk.starting_capital, before)),
         "assumptions": assumptions(),
     }
-    return results, book
+    return results, book, candidates
 
 
 def equity_points(curve: pd.Series) -> list[list[Any]]:
@@ -326,14 +349,10 @@ def assumptions() -> dict[str, Any]:
         "gaps": "an open through the stop (or over the target) fills at the open",
         "exit_orders": "SELL predictions and bearish sentiment sell at the next open",
         "time_decay": f"close of the {risk.max_hold_days}th session held",
+        "signals": "only a model trusted by its out-of-sample edge test makes signals "
+        f"(RISK__REQUIRE_TRUSTED_MODEL={risk.require_trusted_model}); BUY needs P(win) >= "
+        f"{risk.min_confidence} and EV after costs > 0",
         "commission_per_trade": risk.commission_per_trade,
         "slippage_bps": risk.slippage_bps,
         "starting_capital": risk.starting_capital,
     }
-
-
-async def get_run(*, session: AsyncSession, run_id: int) -> BacktestRun:
-    run = await session.get(BacktestRun, run_id)
-    if run is None:
-        raise NotFound(f"no backtest run {run_id}")
-    return run

@@ -1,24 +1,55 @@
-"""`tft-trader` command line: thin transport over the domain services (one module per area)."""
+"""`tft-trader` command line: thin transport over the domain services (one module per area).
+
+Keep it fast to start: `tft-trader --help`, `--version` and quick commands must not pay for torch, xgboost,
+lightgbm, scikit-learn, scipy, yfinance, pandas-ta or shap (seconds each). The pattern, for every module in
+`backend/cli/`:
+
+- at module level import only typer, `backend.cli.common` and light `backend.core` pieces (errors,
+  settings); typer needs the command signatures for `--help`, nothing else;
+- import services, pandas, SQLAlchemy and providers inside the command function that uses them::
+
+      @prices_app.command("check")
+      def prices_check(tickers: TickersOpt = None) -> None:
+          \"\"\"Flag suspicious bars.\"\"\"
+          from backend.market import quality  # heavy: imported only when the command runs
+
+          report = run(lambda: quality.check(...))
+
+- validate arguments before opening a progress bar or a database (`common.parse_date`, `check_range`);
+- let errors propagate: `errors.HandledGroup` prints expected ones (`TFTError`s, database not
+  migrated or unreachable, ...) in one line and exits 1; `--debug` shows the traceback instead;
+- register a sub-app here with one `app.add_typer(...)` line.
+
+`tests/unit/cli/test_cli_imports.py` fails when a heavy module is imported by `import backend.cli`.
+"""
 
 from __future__ import annotations
 
+import warnings
+from importlib import metadata
 from typing import Annotated
 
 import typer
 
-from backend.cli.common import console, safe_url
+from backend.cli import price_data  # noqa: F401  (registers prices check/exclude/include/split/load-history)
+from backend.cli.common import console
+from backend.cli.errors import HandledGroup
 from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_app, tickers_seed
 from backend.cli.ml import check_app, models_app
 from backend.cli.ml import predict as predict_command
 from backend.cli.ml import train as train_command
+from backend.cli.notify import notify_app
 from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
 from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
-from backend.core.logging import configure_logging
-from backend.core.settings import get_settings
-from backend.db import migrate
+from backend.cli.serve import apikey_app, serve
+from backend.cli.signals import signals_app
+from backend.cli.tasks import enqueue, runs_app, schedule_command
 
 app = typer.Typer(
-    help="TFT Trader: swing-trading signals from Reddit sentiment, indicators and ML.", no_args_is_help=True
+    cls=HandledGroup,
+    help="TFT Trader: swing-trading signals from Reddit sentiment, indicators and ML.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
 )
 app.add_typer(db_app, name="db")
 app.add_typer(tickers_app, name="tickers")
@@ -31,13 +62,48 @@ app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(signals_app, name="signals")
 app.command("monitor")(monitor)
 app.command("backtest")(backtest)
+app.add_typer(notify_app, name="notify")
+app.command("schedule")(schedule_command)
+pipeline_app.command("enqueue")(enqueue)
+app.add_typer(runs_app, name="runs")
+app.command("serve")(serve)
+app.add_typer(apikey_app, name="apikey")
+
+
+def version() -> str:
+    """The installed package's version (from its metadata)."""
+    try:
+        return metadata.version("tft-trader")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tft-trader {version()}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    from backend.core.logging import configure_logging
+    from backend.core.settings import get_settings
+
     configure_logging("DEBUG" if verbose else get_settings().log_level)
+    if not (debug or verbose):
+        # Libraries' deprecation notices (yfinance, pandas) are for the maintainers, not for the user.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
@@ -46,7 +112,11 @@ DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
 @app.command("demo")
 def demo() -> None:
     """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
-    train the ensemble walk-forward, predict the last sample day and run the after-close pipeline on it."""
+    train the ensemble walk-forward (with its edge test: trusted or not), predict the last sample day and run
+    the after-close pipeline on it, which shows the day's ranked candidates."""
+    from backend.cli.common import safe_url
+    from backend.db import migrate
+
     console.print(f"[bold]1/6[/bold] migrating {safe_url()}")
     migrate.upgrade()
     console.print("[bold]2/6[/bold] seeding the ticker universe")

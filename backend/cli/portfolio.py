@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from backend.backtest import service as backtest_service
-from backend.cli.common import console, err, fail, parse_date, progress_bar, run
+from backend.cli.common import check_range, console, err, fail, parse_date, progress_bar, run
 from backend.cli.ml import AsOfOpt, TickersOpt, _as_of, _tickers
-from backend.core.calendar import previous_trading_day, trading_days
-from backend.core.settings import get_settings
-from backend.db.engine import transaction
-from backend.market.yahoo import YahooProvider
-from backend.pipeline import daily
-from backend.portfolio import service as portfolio_service
-from backend.portfolio.book import PaperBook
-from backend.portfolio.metrics import performance_report, with_start
-from backend.signals.monitor import SessionReport
+
+if TYPE_CHECKING:
+    from backend.pipeline import daily
+    from backend.signals.monitor import SessionReport
 
 pipeline_app = typer.Typer(help="The daily after-close chain.", no_args_is_help=True)
 portfolio_app = typer.Typer(help="The live paper portfolio.", no_args_is_help=True)
@@ -54,6 +47,11 @@ def pipeline_run(
     force: Annotated[bool, typer.Option(help="Use the active model even if it is stale.")] = False,
 ) -> None:
     """After the close: sentiment -> predictions -> portfolio catch-up -> signals for --as-of."""
+    from rich.table import Table
+
+    from backend.pipeline import daily
+
+    parse_date(as_of, "--as-of")
 
     async def flow() -> daily.DailyOutcome:
         day = await _as_of(as_of)
@@ -61,7 +59,11 @@ def pipeline_run(
 
     outcome = run(flow)
     _print_sessions(outcome.sessions)
-    console.print(f"{outcome.predictions} predictions for {outcome.as_of} (model {outcome.model_version})")
+    model = f"model {outcome.model_version}" if outcome.model_version else "no active model"
+    console.print(f"{outcome.predictions} prediction(s) for {outcome.as_of} ({model})")
+    from backend.cli.signals import print_candidates
+
+    print_candidates([c.as_dict() for c in outcome.candidates], outcome.as_of)
     report = outcome.signals
     if report is None:
         return
@@ -93,23 +95,15 @@ def monitor(
     ] = True,
 ) -> None:
     """One position-monitor pass: stored sessions not processed yet, then (in market hours) latest prices."""
+    from backend.market.yahoo import YahooProvider
+    from backend.pipeline import daily
+
+    last = parse_date(through, "--through")
     source = YahooProvider().latest_prices if quotes else None
-    reports = run(lambda: daily.monitor(through=parse_date(through, "--through"), quotes=source))
+    reports = run(lambda: daily.monitor(through=last, quotes=source))
     if not reports:
         console.print("the live portfolio is up to date; no stop or target was reached")
     _print_sessions(reports)
-
-
-async def _live_book() -> tuple[Any, PaperBook, list[Any]]:
-    async with transaction() as session:
-        portfolio = await portfolio_service.live_portfolio(session=session, create=False)
-        book = await portfolio_service.load_book(
-            session=session, portfolio=portfolio, settings=get_settings().risk
-        )
-        pending = await portfolio_service.signals_for(
-            session=session, portfolio_id=portfolio.id, statuses=("pending",)
-        )
-    return portfolio, book, pending
 
 
 @portfolio_app.command("show")
@@ -117,52 +111,27 @@ def portfolio_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Cash, positions with unrealised P&L, pending entries, recent trades and performance."""
-    _, book, pending = run(_live_book)
-    ledger = book.ledger
-    curve, counts = ledger.equity_curve(), ledger.positions_count()
-    report = None
-    if len(curve):
-        before = previous_trading_day(curve.index[0].date())
-        curve = with_start(curve, ledger.starting_cash, before)
-        report = performance_report(curve, ledger.closed_trades, with_start(counts, 0, before))
-    summary: dict[str, Any] = {
-        "as_of": book.last_session.isoformat() if book.last_session else None,
-        "cash": ledger.cash,
-        "equity": ledger.equity,
-        "starting_capital": ledger.starting_cash,
-        "realized_pnl": ledger.realized_pnl,
-        "unrealized_pnl": ledger.unrealized_pnl(),
-        "peak_equity": book.peak_equity,
-        "drawdown": book.drawdown,
-        "kill_switch": book.kill_switch,
-        "kill_switch_reason": book.kill_switch_reason,
-        "positions": [
-            {
-                "ticker": h.ticker,
-                "shares": h.shares,
-                "entry_date": h.entry_date.isoformat(),
-                "fill_price": h.fill_price,
-                "last_price": h.price,
-                "stop_price": h.stop_price,
-                "target_price": h.target_price,
-                "unrealized_pnl": h.market_value - h.cost_basis,
-                "exit_order": book.exit_orders.get(h.ticker),
-            }
-            for h in ledger.open_positions.values()
-        ],
-        "pending": [
-            {"ticker": s.ticker, "shares": s.shares, "signal_date": s.trade_date.isoformat()} for s in pending
-        ],
-        "performance": report.to_dict() if report else None,
-    }
+    from rich.table import Table
+
+    from backend.db.engine import transaction
+    from backend.portfolio import service as portfolio_service
+    from backend.portfolio.schemas import PortfolioRead
+
+    async def flow() -> PortfolioRead:
+        async with transaction() as session:
+            return await portfolio_service.report(session=session)
+
+    report = run(flow)
+    summary = report.model_dump(mode="json")
     if as_json:
         console.print_json(json.dumps(summary, default=str))
         return
-    halt = f"[red]ON[/red] ({book.kill_switch_reason})" if book.kill_switch else "off"
+    halt = f"[red]ON[/red] ({report.kill_switch_reason})" if report.kill_switch else "off"
     console.print(
-        f"live portfolio as of {summary['as_of']}: equity {ledger.equity:,.2f}, cash {ledger.cash:,.2f}, "
-        f"realized {ledger.realized_pnl:+,.2f}, unrealized {ledger.unrealized_pnl():+,.2f}, "
-        f"drawdown {book.drawdown:.1%}, kill switch {halt}"
+        f"live portfolio {'as of ' + summary['as_of'] if summary['as_of'] else '(no session booked yet)'}: "
+        f"equity {report.equity:,.2f}, cash {report.cash:,.2f}, "
+        f"realized {report.realized_pnl:+,.2f}, unrealized {report.unrealized_pnl:+,.2f}, "
+        f"drawdown {report.drawdown:.1%}, kill switch {halt}"
     )
     table = Table("ticker", "shares", "entry", "fill", "last", "stop", "target", "unrealized", "exit order")
     for p in summary["positions"]:
@@ -178,14 +147,14 @@ def portfolio_show(
             p["exit_order"] or "",
         )
     console.print(table)
-    for s in pending:
-        console.print(f"pending entry: {s.shares} {s.ticker} at the next open (signal of {s.trade_date})")
-    if report is not None:
-        eq, tr = report.equity, report.trades
+    for s in report.pending:
+        console.print(f"pending entry: {s.shares} {s.ticker} at the next open (signal of {s.signal_date})")
+    if report.performance is not None:
+        eq, tr = report.performance["equity"], report.performance["trades"]
         console.print(
-            f"return {eq.total_return:+.2%}, Sharpe {_num(eq.sharpe)}, max drawdown "
-            f"{eq.drawdown.max_drawdown:.1%}, {tr.trades} trades, win rate {_pct(tr.win_rate)}, "
-            f"profit factor {_num(tr.profit_factor)}"
+            f"return {eq['total_return']:+.2%}, Sharpe {_num(eq['sharpe'])}, max drawdown "
+            f"{eq['drawdown']['max_drawdown']:.1%}, {tr['trades']} trades, win rate {_pct(tr['win_rate'])}, "
+            f"profit factor {_num(tr['profit_factor'])}"
         )
 
 
@@ -206,15 +175,11 @@ def portfolio_resume() -> None:
 
 
 async def _set_kill_switch(on: bool, reason: str | None) -> None:
+    from backend.db.engine import transaction
+    from backend.portfolio import service as portfolio_service
+
     async with transaction() as session:
-        portfolio = await portfolio_service.live_portfolio(session=session, create=True)
-        book = await portfolio_service.load_book(
-            session=session, portfolio=portfolio, settings=get_settings().risk
-        )
-        book.set_kill_switch(on, reason)
-        await portfolio_service.save_book(
-            session=session, portfolio=portfolio, book=book, since=book.last_session
-        )
+        await portfolio_service.set_kill_switch(session=session, on=on, reason=reason)
 
 
 def backtest(
@@ -228,8 +193,15 @@ def backtest(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
 ) -> None:
     """Replay START..END through the live pipeline steps; compare with buy-and-hold and rule baselines."""
+    from backend.backtest import service as backtest_service
+    from backend.core.calendar import trading_days
+    from backend.core.settings import get_settings
+
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None
+    check_range(first, last)
+    if retrain_every is not None and retrain_every < 1:
+        raise typer.BadParameter(f"--retrain-every {retrain_every}: must be at least 1")
     members = list(get_settings().backtest.members) + (["lstm"] if lstm else [])
     request = backtest_service.BacktestRequest(
         start=first, end=last, tickers=_tickers(tickers), retrain_every=retrain_every, members=members
@@ -252,6 +224,8 @@ def backtest(
 
 
 def _print_backtest(results: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(
         "strategy",
         "total return",
@@ -285,11 +259,12 @@ def _print_backtest(results: dict[str, Any]) -> None:
         )
     console.print(table)
     model = results["model"]
+    reasons = model["rejection_reasons"]
+    why = ": " + ", ".join(f"{reason} ({n})" for reason, n in reasons.items()) if reasons else ""
     console.print(
         f"model: {model['n_predictions']} predictions, out-of-sample accuracy {_pct(model['oos_accuracy'])} "
         f"(always HOLD: {_pct(model.get('always_hold_accuracy'))}), {model['retrains']} retrains, "
-        f"{model['signals_approved']} signals, {model['signals_rejected']} rejected: "
-        f"{model['rejection_reasons']}"
+        f"{model['signals_approved']} signals, {model['signals_rejected']} rejected{why}"
     )
 
 

@@ -5,22 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from backend.cli.common import console, err, fail, parse_date, progress_bar, run
-from backend.core.calendar import last_completed_session, trading_days, utcnow
-from backend.core.errors import TFTError
-from backend.core.settings import get_settings
-from backend.db import migrate
-from backend.db.engine import transaction
-from backend.market.providers import SampleProvider
-from backend.pipeline import reddit as reddit_pipeline
-from backend.sentiment import sample_feed
-from backend.sentiment import service as sentiment_service
-from backend.sentiment.extract import extract_tickers
-from backend.sentiment.reddit import RedditClient
+from backend.cli.common import check_range, console, err, fail, parse_date, progress_bar, run
+
+if TYPE_CHECKING:
+    from backend.pipeline import reddit as reddit_pipeline
+    from backend.sentiment.ticker_index import TickerIndex
 
 reddit_app = typer.Typer(help="Reddit scraping.", no_args_is_help=True)
 sentiment_app = typer.Typer(help="Sentiment scores and daily aggregates.", no_args_is_help=True)
@@ -34,10 +27,10 @@ def reddit_scrape(
     limit: Annotated[int | None, typer.Option(help="Most items read per listing.")] = None,
 ) -> None:
     """Scrape new and hot posts and top-level comments, score them and store them (resumable)."""
-    try:
-        client = RedditClient()  # missing credentials fail here, before anything else
-    except TFTError as exc:
-        raise fail(exc) from None
+    from backend.pipeline import reddit as reddit_pipeline
+    from backend.sentiment.reddit import RedditClient
+
+    client = RedditClient()  # missing credentials fail here, before anything else
 
     async def flow() -> reddit_pipeline.ScrapeOutcome:
         return await reddit_pipeline.scrape(client=client, subreddits=subreddit, limit=limit)
@@ -65,9 +58,15 @@ def reddit_load_sample(
     end: Annotated[str, typer.Option(help="Last day of the synthetic feed.")] = "2013-03-01",
 ) -> None:
     """Store the SYNTHETIC sample feed about the bundled tickers (offline demo; marked synthetic)."""
+    from backend.core.calendar import trading_days
+    from backend.db.engine import transaction
+    from backend.market.providers import SampleProvider
+    from backend.sentiment import sample_feed
+    from backend.sentiment import service as sentiment_service
+
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
-    if first is None or last is None or last < first:
-        raise typer.BadParameter(f"--end {end} is before --start {start}")
+    assert first is not None and last is not None
+    check_range(first, last)
     days = trading_days(first, last)
     if not days:
         raise typer.BadParameter(f"no NYSE session between {first} and {last}")
@@ -101,6 +100,12 @@ def sentiment_aggregate(
     days: Annotated[int, typer.Option(help="Also recompute this many sessions before it.")] = 0,
 ) -> None:
     """Recompute the daily per-ticker aggregates (mentions, score, 5-day average, trend, rank)."""
+    from backend.core.calendar import last_completed_session, trading_days, utcnow
+    from backend.db.engine import transaction
+    from backend.sentiment import service as sentiment_service
+
+    if days < 0:
+        raise typer.BadParameter(f"--days {days}: must be 0 or more")
     end = parse_date(day, "--date") or last_completed_session()
     start = trading_days(date(end.year - 1, 1, 1), end)[-(days + 1)]
 
@@ -118,10 +123,16 @@ def sentiment_analyze(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts; none: one per line from stdin.")] = None,
 ) -> None:
     """Score texts and extract tickers; prints one JSON object per text."""
+    from backend.core.settings import get_settings
+    from backend.db import migrate
+    from backend.db.engine import transaction
+    from backend.sentiment import service as sentiment_service
+    from backend.sentiment.extract import extract_tickers
+
     if get_settings().is_sqlite:
         migrate.upgrade()  # the embedded database manages its own schema
 
-    async def flow() -> frozenset[str]:
+    async def flow() -> TickerIndex:
         async with transaction() as session:
             return await sentiment_service.known_tickers(session=session)
 

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import exchange_calendars as xcals
 import pandas as pd
 
+from backend.core.settings import get_settings
+
 ET = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
 _CALENDAR_START = "1990-01-02"
@@ -99,13 +101,20 @@ def trading_date_for(moment: datetime) -> date:
     return session
 
 
-def last_completed_session(now: datetime | None = None) -> date:
-    """The most recent session whose close has passed: the date a daily after-close job works on."""
+def last_completed_session(now: datetime | None = None, settle: timedelta = timedelta(0)) -> date:
+    """The most recent session whose close (plus `settle`) has passed: the date a daily after-close job
+    works on. Today's session counts only from its close + `settle` (13:00 ET + settle on half days)."""
     now = now or utcnow()
     today = now.astimezone(ET).date()
-    if is_trading_day(today) and now >= session_close(today):
+    if is_trading_day(today) and now >= session_close(today) + settle:
         return today
     return previous_trading_day(today)
+
+
+def last_settled_session(now: datetime | None = None) -> date:
+    """The last session whose bar is final: closed at least `PRICES__SETTLE_MINUTES` ago. Fetches and
+    every default date (train, predict, check) stop here, so an unfinished bar is never stored or used."""
+    return last_completed_session(now, timedelta(minutes=get_settings().prices.settle_minutes))
 
 
 def et_midnight_utc(day: date) -> datetime:

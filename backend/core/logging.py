@@ -20,5 +20,7 @@ def configure_logging(level: str = "INFO") -> None:
     )
     # pandas-ta warns on every series shorter than an indicator's window; we store NULL for those.
     logging.getLogger("pandas_ta_classic").setLevel(logging.ERROR)
-    for noisy in ("yfinance", "peewee", "urllib3", "asyncio", "aiosqlite"):
+    for noisy in ("yfinance", "peewee", "urllib3", "asyncio", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The Yahoo provider captures yfinance's per-ticker failures and reports them itself, once.
+    logging.getLogger("yfinance").propagate = False

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".tft-trader"
@@ -55,6 +55,29 @@ class MarketSettings(BaseModel):
     yahoo_timeout_seconds: float = 30.0
 
 
+class PriceDataSettings(BaseModel):
+    """Which sessions count as finished, and the data-quality check on every import and fetch."""
+
+    # Yahoo's daily bar keeps changing for a while after the close (late prints, the closing auction).
+    settle_minutes: int = Field(
+        default=30, ge=0, description="after a session's close until its bar is final"
+    )
+    spike_pct: float = Field(
+        default=0.15, gt=0, description="a one-day move this large that reverts is a spike"
+    )
+
+
+class UniverseSettings(BaseModel):
+    """`tickers refresh`: the exchanges' published symbol directories (NASDAQ Trader)."""
+
+    nasdaq_listed_url: str = "https://www.nasdaqtrader.com/dynamic/SymDir/nasdaqlisted.txt"
+    other_listed_url: str = "https://www.nasdaqtrader.com/dynamic/SymDir/otherlisted.txt"
+    timeout_seconds: float = 30.0
+    # A refresh that would deactivate more than this share of the active universe is refused: a truncated
+    # or wrong file must not delist half the market.
+    max_deactivate_share: float = Field(default=0.1, gt=0.0, le=1.0)
+
+
 class RedditSettings(BaseModel):
     """Reddit API (an OAuth "script" app, read-only). Secrets only from the environment."""
 
@@ -81,7 +104,7 @@ class SentimentSettings(BaseModel):
 class FeatureSettings(BaseModel):
     """Point-in-time features and labels."""
 
-    version: str = "v1"
+    version: str = "v2"  # must equal backend.features.build.FEATURE_SET_VERSION
     # The market-regime index: SPY (an S&P 500 ETF, fetchable like any ticker); the bundled S&P 500
     # history from `arch` stands in offline where SPY has no stored prices.
     market_index: str = "SPY"
@@ -91,7 +114,13 @@ class FeatureSettings(BaseModel):
 class RiskSettings(BaseModel):
     """The risk manager; the product's numbers are the defaults. Labels use the same barriers."""
 
-    min_confidence: float = 0.70
+    # The calibrated probability that the trade wins after costs (`ml.edge`); 0.70 is the spec's stricter bar.
+    min_confidence: float = 0.60
+    # An untrusted model (no out-of-sample edge) still predicts and ranks but makes no signals or trades.
+    require_trusted_model: bool = True
+    # SELL (exit a held position at the next open) when P(win) is at most this and the EV is negative.
+    sell_max_probability: float = 0.40
+    candidates_top_n: int = Field(default=20, ge=1)  # the day's ranked candidates kept per portfolio
     max_position_pct: float = 0.20
     risk_per_trade_pct: float = 0.02
     max_stop_pct: float = 0.05
@@ -108,7 +137,7 @@ class RiskSettings(BaseModel):
     max_sector_pct: float = 0.30
     min_avg_dollar_volume: float = 5_000_000.0
     regime_filter: Literal["off", "block", "raise_bar"] = "raise_bar"
-    regime_min_confidence: float = 0.80
+    regime_min_confidence: float = 0.70
     starting_capital: float = 100_000.0
     commission_per_trade: float = 1.0
     slippage_bps: float = 5.0
@@ -125,6 +154,34 @@ class BacktestSettings(BaseModel):
     # The LSTM is optional in replays: it would dominate the run time of a weekly retrain.
     members: list[str] = ["xgboost", "lightgbm"]
     retrain_every_days: int = Field(default=5, ge=1)  # trading days between retrains (weekly)
+
+
+class NotifySettings(BaseModel):
+    """Email (SMTP) and webhook delivery. Secrets only from the environment (`NOTIFY__SMTP_PASSWORD`)."""
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""
+    # starttls: upgrade a plain connection (port 587); tls: implicit TLS from the start (port 465).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Webhook targets on private, loopback or link-local addresses are refused unless this is set (a
+    # receiver on your own LAN); the check runs when a URL is added and again at every connect.
+    allow_private_webhooks: bool = False
+    require_https: bool = True
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    # Exponential backoff with equal jitter: ~1, 2, 4 ... minutes, capped, so 10 attempts span 4-8 hours.
+    retry_base_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=4 * 3600.0, gt=0)
+    secret_grace_hours: float = Field(default=24.0, ge=0)  # the old secret signs too after a rotation
+    # How long a worker owns a claimed delivery; longer than one send can take (timeouts included).
+    claim_seconds: float = Field(default=300.0, gt=0)
+    batch_size: int = Field(default=100, ge=1)  # deliveries per sweep: a task stays well under an hour
+    # Days an outbox event is kept once every delivery of it was sent; failed ones are kept until removed.
+    retention_days: int = Field(default=30, ge=1)
 
 
 class MLSettings(BaseModel):
@@ -150,8 +207,54 @@ class MLSettings(BaseModel):
     validation_days: int = 63  # one quarter per out-of-sample fold
     calibration_days: int = 126
     min_train_days: int = 252
+    # Sessions of history the members train on (the newest); None = all. Older regimes weigh less and a
+    # 500-ticker replay retrains in a fraction of the time.
+    max_train_days: int | None = 756
     retrain_every_days: int = 5
     max_model_age_days: int = 14
+
+
+class TaskSettings(BaseModel):
+    """Celery worker and beat (`celery -A backend.tasks worker` / `beat`)."""
+
+    # Queue and Redis key prefix: two deployments (or test sessions) on one Redis stay apart.
+    queue: str = "tft"
+    price_provider: Literal["yahoo", "sample"] = "yahoo"  # sample: the bundled history, offline demos
+    # A step waits this long for the step before it (same trading date), polling, then records `skipped`.
+    step_wait_seconds: int = Field(default=90 * 60, ge=0)
+    step_poll_seconds: int = Field(default=300, ge=1)
+    # Transient errors (network, database restart) are retried with exponential backoff and jitter.
+    max_retries: int = Field(default=5, ge=0)
+    retry_backoff_max_seconds: int = 600
+    # Redis redelivers an unacknowledged task after this; it must exceed the longest task (retraining's
+    # hard limit) and every retry countdown, or a running task would be started twice.
+    visibility_timeout_seconds: int = 6 * 3600
+    beat_lock_timeout_seconds: int = 60  # a second beat takes over this long after the first dies
+    # A beat that was down catches up a missed cron run only within this window, and only once.
+    beat_cron_starting_deadline_seconds: int = 3600
+    batch_size: int = Field(default=50, ge=1)  # tickers per scale-out batch
+    metrics_port: int = 0  # worker Prometheus exporter port; 0 = off
+    json_logs: bool = False
+
+
+class ApiSettings(BaseModel):
+    """The REST API (`tft-trader serve`): keys, who may read, CORS, limits. `API__FIELD` variables."""
+
+    # Reads without a key; meant for the local demo bound to 127.0.0.1. Writes always need a write key.
+    public_read: bool = False
+    # The server secret API keys are hashed with (HMAC-SHA256). Unset: a random one is generated once and
+    # kept in `data_dir/api_key_pepper` (never in the database, so a leaked dump cannot check guesses).
+    key_pepper: str = ""
+    cors_origins: list[str] = []
+    # Proxies whose X-Forwarded-For / -Proto uvicorn believes (comma-separated IPs, or "*").
+    forwarded_allow_ips: str = "127.0.0.1"
+    rate_limit_per_minute: int = Field(default=600, ge=1)  # per API key
+    anonymous_rate_limit_per_minute: int = Field(default=120, ge=1)  # per client IP, requests without a key
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # The built dashboard (Next.js static export); served at / when the folder exists.
+    static_dir: Path = Path(__file__).resolve().parents[2] / "frontend" / "out"
 
 
 class Settings(BaseSettings):
@@ -167,14 +270,21 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_level: str = "INFO"
     sql_echo: bool = False
+    public_url: str = ""  # the dashboard's address, for links in notifications (e.g. https://trader.example)
 
     market: MarketSettings = MarketSettings()
+    prices: PriceDataSettings = PriceDataSettings()
+    universe: UniverseSettings = UniverseSettings()
     reddit: RedditSettings = RedditSettings()
     sentiment: SentimentSettings = SentimentSettings()
     features: FeatureSettings = FeatureSettings()
     risk: RiskSettings = RiskSettings()
     ml: MLSettings = MLSettings()
     backtest: BacktestSettings = BacktestSettings()
+    notify: NotifySettings = NotifySettings()
+    tasks: TaskSettings = TaskSettings()
+    sentry_dsn: str = ""  # errors of the worker and beat go to Sentry when set
+    api: ApiSettings = ApiSettings()
 
     @field_validator("database_url")
     @classmethod

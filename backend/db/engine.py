@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,11 @@ from sqlalchemy.pool import NullPool
 
 from backend.core.settings import get_settings
 
-_engines: dict[tuple[int, str], AsyncEngine] = {}
+# Keyed by the loop object, not id(loop): a new loop can reuse a dead loop's id and would be handed an
+# engine whose connections belong to the old loop. Weak keys drop the entry when a loop is collected.
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,17 +57,16 @@ def get_engine(url: str | None = None) -> AsyncEngine:
     """The engine for `url` (default: settings) on the running event loop."""
     settings = get_settings()
     url = url or settings.resolved_database_url
-    key = (id(asyncio.get_running_loop()), url)
-    if key not in _engines:
-        _engines[key] = create_engine(url, echo=settings.sql_echo)
-    return _engines[key]
+    per_loop = _engines.setdefault(asyncio.get_running_loop(), {})
+    if url not in per_loop:
+        per_loop[url] = create_engine(url, echo=settings.sql_echo)
+    return per_loop[url]
 
 
 async def dispose_engines() -> None:
     """Close the engines that belong to the running loop (call before the loop ends)."""
-    loop_id = id(asyncio.get_running_loop())
-    for key in [k for k in _engines if k[0] == loop_id]:
-        await _engines.pop(key).dispose()
+    for engine in _engines.pop(asyncio.get_running_loop(), {}).values():
+        await engine.dispose()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Column, MetaData, Table, and_, func, insert, or_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:  # pandas only for the annotation: importing it costs every CLI command that writes
+    import pandas as pd
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
@@ -29,7 +31,7 @@ def frame_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any
             out.append(series.tolist())
             continue
         values = series.to_numpy(dtype=object, copy=True)  # pandas 3 may hand out a read-only view
-        values[pd.isna(series).to_numpy()] = None
+        values[series.isna().to_numpy()] = None
         out.append(values.tolist())
     return list(zip(*out, strict=True))
 

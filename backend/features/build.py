@@ -9,15 +9,16 @@ history, no index close) is NaN, never 0; `usable_rows` / `check_finite` keep su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pandas_ta_classic as ta
 
 from backend.core.errors import ValidationFailed
+from backend.features.cross_section import CROSS_SECTION_COLUMNS, cross_section_features
 
-FEATURE_SET_VERSION = "v1"
+FEATURE_SET_VERSION = "v2"  # v2: cross-sectional ranks and relative returns
 
 FLAG_COLUMNS = (
     "rsi_oversold",  # RSI(14) < 30
@@ -60,7 +61,12 @@ MARKET_COLUMNS = (
     "market_sma200_gap",  # index close / its SMA 200 - 1
 )
 FEATURE_COLUMNS: tuple[str, ...] = (
-    FLAG_COLUMNS + INDICATOR_VALUE_COLUMNS + PRICE_COLUMNS + SENTIMENT_COLUMNS + MARKET_COLUMNS
+    FLAG_COLUMNS
+    + INDICATOR_VALUE_COLUMNS
+    + PRICE_COLUMNS
+    + SENTIMENT_COLUMNS
+    + MARKET_COLUMNS
+    + CROSS_SECTION_COLUMNS
 )
 
 INDICATOR_INPUTS = (
@@ -100,7 +106,10 @@ MARKET_MAX_STALENESS = pd.Timedelta(days=7)
 
 
 def build_features(
-    prices: pd.DataFrame, sentiment: pd.DataFrame | None, market: pd.DataFrame
+    prices: pd.DataFrame,
+    sentiment: pd.DataFrame | None,
+    market: pd.DataFrame,
+    sectors: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
     """Features for every (ticker, trade_date) row of `prices`.
 
@@ -111,6 +120,7 @@ def build_features(
             mentions, conviction; None or missing rows mean Reddit had nothing.
         market: the market index, trade_date and close; joined as of each date (the last close on or
             before it).
+        sectors: ticker -> sector for the sector-relative returns (unknown: relative to the market).
 
     Returns:
         ticker, trade_date and the float columns FEATURE_COLUMNS, sorted by ticker then date.
@@ -158,6 +168,9 @@ def build_features(
 
     features.update(_sentiment_features(frame, sentiment))
     features.update(_market_features(frame["trade_date"], market))
+    features.update(
+        cross_section_features(features, frame["ticker"].to_numpy(), frame["trade_date"], sectors)
+    )
     for name in FEATURE_COLUMNS:
         values = np.array(features[name], dtype="float64")  # a copy: some inputs are read-only views
         values[np.isinf(values)] = np.nan  # a zero divisor means "undefined", like the warm-up

@@ -11,6 +11,10 @@ A signal at the close of day t is entered at the NEXT session's open (t+1). Stop
   unless it opened at or above the target (then the target filled first, at the open);
 - HOLD (1): neither by the close of t+H, the exit is that close.
 
+The outcome the model learns and is judged on is the trade's NET return: `net_return` books the
+slippage on both fills (`slippage_bps`) and both commissions as a share of a typical position
+(`starting_capital x max_position_pct`), as the paper ledger does; `win` is 1.0 where it is positive.
+
 A label needs all H following sessions of the ticker (consecutive on the NYSE calendar, with finite
 prices) and the ATR at t; otherwise it is NaN and `label_complete` is False: such rows (the last H days of
 history, a missing next day, a trading halt) must never be trained on. Prices are split-adjusted
@@ -39,6 +43,8 @@ LABEL_COLUMNS = (
     "target_pct",
     "exit_day_offset",
     "realised_return",
+    "net_return",
+    "win",
 )
 REQUIRED_COLUMNS = ("ticker", "trade_date", "open", "high", "low", "close", "adj_close")
 
@@ -50,8 +56,9 @@ def triple_barrier_labels(prices: pd.DataFrame, risk: RiskSettings) -> pd.DataFr
         A frame sorted by ticker then date with LABEL_COLUMNS: `label` (float SELL/HOLD/BUY code, NaN when
         the window is incomplete), `label_complete`, `stop_pct` / `target_pct` (the barriers, known at t;
         NaN during the ATR warm-up), `exit_day_offset` (sessions after t at which the trade ended, 1 =
-        the entry day, NaN when incomplete) and `realised_return` (exit / entry - 1 on adjusted prices,
-        before costs; NaN when incomplete).
+        the entry day, NaN when incomplete), `realised_return` (exit / entry - 1 on adjusted prices,
+        before costs; NaN when incomplete), `net_return` (after slippage and commissions) and `win`
+        (1.0 where net_return > 0, 0.0 where not, NaN when incomplete).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in prices.columns]
     if missing:
@@ -106,6 +113,8 @@ def triple_barrier_labels(prices: pd.DataFrame, risk: RiskSettings) -> pd.DataFr
     label[incomplete] = np.nan
     exit_offset[incomplete] = np.nan
     realised[incomplete] = np.nan
+    net = net_trade_return(realised, risk)
+    win = np.where(np.isfinite(net), (net > 0).astype("float64"), np.nan)
     return pd.DataFrame(
         {
             "ticker": frame["ticker"],
@@ -116,8 +125,26 @@ def triple_barrier_labels(prices: pd.DataFrame, risk: RiskSettings) -> pd.DataFr
             "target_pct": target_pct,
             "exit_day_offset": exit_offset,
             "realised_return": realised,
+            "net_return": net,
+            "win": win,
         }
     )
+
+
+def net_trade_return(gross: np.ndarray, risk: RiskSettings) -> np.ndarray:
+    """A round trip's return after slippage on both fills and both commissions.
+
+    Commissions are fixed per order, so as a return they depend on the position's size; a typical
+    position (`starting_capital x max_position_pct`) stands in for it, as sizing does not exist at t.
+    """
+    slip = risk.slippage_bps / 10_000.0
+    notional = max(risk.starting_capital * risk.max_position_pct, 1.0)
+    with np.errstate(invalid="ignore"):
+        return (
+            (1.0 + np.asarray(gross, dtype="float64")) * (1.0 - slip) / (1.0 + slip)
+            - 1.0
+            - (2.0 * risk.commission_per_trade / notional)
+        )
 
 
 def _window_complete(frame: pd.DataFrame, window: np.ndarray) -> np.ndarray:

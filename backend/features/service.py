@@ -42,6 +42,7 @@ class FeatureInputs:
     sentiment: pd.DataFrame
     market: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)  # ticker -> why it has no features
+    sectors: dict[str, str | None] = field(default_factory=dict)  # for sector-relative returns
     market_source: str = ""  # which index the market regime came from (see `market_index`)
 
 
@@ -109,7 +110,8 @@ async def load_inputs(
     Tickers with fewer stored bars than `min_history_rows()` by `end` are skipped with the reason.
     """
     since = calendar_days_back(start, FEATURE_LOOKBACK_SESSIONS)
-    prices = await market_service.load_bars(session=session, tickers=tickers, start=since, end=end)
+    # Excluded bars (price_flags) are left out; `split_ratio` from the split events rides along.
+    prices = await market_service.load_usable_bars(session=session, tickers=tickers, start=since, end=end)
     counts = await market_service.bar_counts(session=session, tickers=tickers, end=end)
     need = min_history_rows()
     skipped = {
@@ -123,14 +125,15 @@ async def load_inputs(
     sentiment = await sentiment_service.load_daily(session=session, tickers=tickers, start=since, end=end)
     market = await market_index(session=session, start=calendar_days_back(since, SMA_LOOKBACK + 20), end=end)
     source = str(market.attrs.get("source", ""))
-    return FeatureInputs(prices.reset_index(drop=True), sentiment, market, skipped, source)
+    sectors = await market_service.sectors(session=session, tickers=sorted(prices["ticker"].unique()))
+    return FeatureInputs(prices.reset_index(drop=True), sentiment, market, skipped, dict(sectors), source)
 
 
 def features_between(inputs: FeatureInputs, start: date, end: date) -> pd.DataFrame:
     """The one feature implementation over loaded inputs, cut to `start`..`end`."""
     if inputs.prices.empty:
         return pd.DataFrame(columns=["ticker", "trade_date", *FEATURE_COLUMNS])
-    features = build_features(inputs.prices, inputs.sentiment, inputs.market)
+    features = build_features(inputs.prices, inputs.sentiment, inputs.market, inputs.sectors)
     window = (features["trade_date"] >= start) & (features["trade_date"] <= end)
     return features[window].reset_index(drop=True)
 

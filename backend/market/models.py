@@ -10,8 +10,10 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Float,
+    ForeignKey,
     Index,
     String,
+    false,
     func,
     true,
 )
@@ -20,6 +22,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db.base import Base, TimestampMixin, UTCDateTime
 
 TICKER_SOURCES = ("seed", "sample", "watchlist", "trending", "import")
+# What a symbol is: a share (common stock, ADR, class share) or an exchange-traded fund. Warrants, units,
+# rights and preferreds are left out of the universe: they are not what a post or a watchlist means.
+ASSET_TYPES = ("stock", "etf")
 INDICATOR_COLUMNS = (
     "rsi_14",
     "macd",
@@ -41,13 +46,20 @@ class Ticker(TimestampMixin, Base):
     """A symbol the system knows: seeded index members, the user's watchlist, Reddit's trending names."""
 
     __tablename__ = "tickers"
-    __table_args__ = (CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),)
+    __table_args__ = (
+        CheckConstraint(f"source IN {TICKER_SOURCES!r}", name="source"),
+        CheckConstraint(f"asset_type IN {ASSET_TYPES!r}", name="asset_type"),
+    )
 
     symbol: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     sector: Mapped[str | None] = mapped_column(String(80))
     industry: Mapped[str | None] = mapped_column(String(200))
     exchange: Mapped[str | None] = mapped_column(String(20))
+    # US dollars at the listing snapshot's last sale; None where unknown (ETFs, watchlist-only symbols).
+    market_cap: Mapped[float | None] = mapped_column(Float)
+    asset_type: Mapped[str | None] = mapped_column(String(8))
+    # False once the exchanges' symbol directories stop listing it: kept for history, never deleted.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     source: Mapped[str] = mapped_column(String(12), default="import")
 
@@ -93,3 +105,54 @@ class StockPrice(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
+
+
+# yahoo: its actions; user: `prices split`; adj_close: implied by a vendor adjusted close (no actions)
+SPLIT_SOURCES = ("yahoo", "user", "adj_close")
+FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "manual")
+
+
+class SplitEvent(Base):
+    """A stock split effective at the open of `ex_date`: `ratio` new shares per old one (4.0 for 4:1,
+    0.1 for a 1:10 reverse split). Stored prices are as traded, so the close drops by `ratio` that day;
+    these events, not jumps in the prices, drive every split adjustment (indicators, holdings, backtests).
+    """
+
+    __tablename__ = "split_events"
+    __table_args__ = (
+        CheckConstraint("ratio > 0", name="ratio_positive"),
+        CheckConstraint(f"source IN {SPLIT_SOURCES!r}", name="source"),
+    )
+
+    ticker: Mapped[str] = mapped_column(String(10), primary_key=True)
+    ex_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    ratio: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class PriceFlag(Base):
+    """A data-quality finding on one stored bar; `excluded` bars are left out of indicators and features."""
+
+    __tablename__ = "price_flags"
+    __table_args__ = (
+        Index("ix_price_flags_trade_date", "trade_date"),
+        CheckConstraint(f"kind IN {FLAG_KINDS!r}", name="kind"),
+    )
+
+    ticker: Mapped[str] = mapped_column(String(10), primary_key=True)
+    trade_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    detail: Mapped[str] = mapped_column(String(200))
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class WatchlistEntry(Base):
+    """A ticker the user follows (API `watchlist`); kept apart from `tickers.source`, which says where a
+    symbol came from and would be lost by a flag stored there."""
+
+    __tablename__ = "watchlist"
+
+    ticker: Mapped[str] = mapped_column(ForeignKey("tickers.symbol", ondelete="CASCADE"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

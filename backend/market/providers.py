@@ -39,6 +39,9 @@ class PriceBatch:
     bars: pd.DataFrame
     errors: dict[str, str] = field(default_factory=dict)
     rejected: list[RowProblem] = field(default_factory=list)
+    # Corporate actions the source reported (Yahoo): (ticker, ex_date, ratio) and (ticker, ex_date, amount).
+    splits: pd.DataFrame = field(default_factory=lambda: empty_splits())
+    dividends: pd.DataFrame = field(default_factory=lambda: empty_dividends())
 
 
 class PriceProvider(abc.ABC):
@@ -53,6 +56,14 @@ class PriceProvider(abc.ABC):
 
 def empty_bars() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in BAR_FRAME_COLUMNS})
+
+
+def empty_splits() -> pd.DataFrame:
+    return pd.DataFrame({"ticker": [], "ex_date": [], "ratio": pd.Series(dtype="float64")})
+
+
+def empty_dividends() -> pd.DataFrame:
+    return pd.DataFrame({"ticker": [], "ex_date": [], "amount": pd.Series(dtype="float64")})
 
 
 def _clip(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
@@ -112,7 +123,8 @@ class CsvProvider(PriceProvider):
                 text = message if isinstance(message, str) else str(message.iloc[idx])
                 problems.setdefault(int(idx), []).append(text)
 
-        ticker = raw["ticker"].str.strip().str.upper().str.lstrip("$").str.replace("-", ".", regex=False)
+        # Same spelling rules as normalize_symbol (BRK-B, BRK/B -> BRK.B), vectorised.
+        ticker = raw["ticker"].str.strip().str.upper().str.lstrip("$").str.replace(r"[-/]", ".", regex=True)
         flag(
             ~ticker.str.fullmatch(SYMBOL_RE.pattern),
             "invalid ticker "

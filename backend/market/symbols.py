@@ -1,4 +1,8 @@
-"""Ticker symbol format and the seeded universe (S&P 500 and NASDAQ-100 with sectors)."""
+"""Ticker symbol format and the S&P 500 / NASDAQ-100 members with GICS sectors.
+
+One spelling everywhere: class shares are stored as `BRK.B`. Yahoo writes `BRK-B`, the NASDAQ listing
+`BRK/B`, people any of the three; `normalize_symbol` maps them all to `BRK.B` and `yahoo_symbol` back.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pytickersymbols import PyTickerSymbols
-
 from backend.core.errors import ValidationFailed
 
 # 1-5 letters, optionally a share-class suffix (BRK.B, BF.B). Yahoo spells the suffix with a dash.
 SYMBOL_RE = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
+# Separators people and data sources put before a class letter: Yahoo `BRK-B`, NASDAQ `BRK/B`, `BRK.B`.
+CLASS_SEPARATORS = "-/"
+_TO_DOT = str.maketrans(dict.fromkeys(CLASS_SEPARATORS, "."))
 
 # pytickersymbols tags each company with a loose list of industry names; these map onto GICS sectors.
 _SECTOR_SYNONYMS = {
@@ -38,10 +43,16 @@ _SECTOR_SYNONYMS = {
 }
 
 
+def canonical_symbol(raw: str) -> str | None:
+    """`raw` in the stored spelling (`brk-b`, `BRK/B`, `$BRK.B` -> `BRK.B`), or None if it is no symbol."""
+    symbol = raw.strip().upper().lstrip("$").translate(_TO_DOT)
+    return symbol if SYMBOL_RE.match(symbol) else None
+
+
 def normalize_symbol(raw: str) -> str:
-    """Upper-case `raw`, map Yahoo's `BRK-B` to `BRK.B`, and check the format; raises ValidationFailed."""
-    symbol = raw.strip().upper().lstrip("$").replace("-", ".")
-    if not SYMBOL_RE.match(symbol):
+    """Upper-case `raw`, map `BRK-B` / `BRK/B` to `BRK.B`, and check the format; raises ValidationFailed."""
+    symbol = canonical_symbol(raw)
+    if symbol is None:
         raise ValidationFailed(
             f"invalid ticker symbol {raw!r}: expected 1-5 letters with an optional class suffix (BRK.B)"
         )
@@ -66,16 +77,21 @@ def normalize_symbols(raws: Iterable[str]) -> list[str]:
 
 
 def yahoo_symbol(symbol: str) -> str:
+    """Yahoo's spelling of a stored symbol: `BRK.B` -> `BRK-B`."""
     return symbol.replace(".", "-")
 
 
 @dataclass(frozen=True)
 class TickerInfo:
+    """One row of the universe, in the stored spelling."""
+
     symbol: str
     name: str | None
     sector: str | None
     industry: str | None
     exchange: str | None
+    market_cap: float | None = None
+    asset_type: str = "stock"
 
 
 def _exchange(stock: dict) -> str | None:
@@ -88,6 +104,8 @@ def _exchange(stock: dict) -> str | None:
 
 def index_universe() -> list[TickerInfo]:
     """S&P 500 and NASDAQ-100 members with sector and industry, from the offline `pytickersymbols` data."""
+    from pytickersymbols import PyTickerSymbols  # loads its bundled data on import: only when seeding
+
     data = PyTickerSymbols()
     out: dict[str, TickerInfo] = {}
     for index in ("S&P 500", "NASDAQ 100"):

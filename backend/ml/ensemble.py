@@ -70,12 +70,14 @@ class Ensemble:
         self.notes = list(notes)
         if self.missing_members:
             note = (
-                f"members {self.missing_members} missing; weights renormalised over {sorted(members)}: "
-                + ", ".join(f"{n}={w:.3f}" for n, w in self.weights.items())
+                f"member(s) {', '.join(self.missing_members)} missing; weights renormalised over "
+                f"{', '.join(sorted(members))}: " + ", ".join(f"{n}={w:.3f}" for n, w in self.weights.items())
             )
             if note not in self.notes:
-                log.warning("ensemble: %s", note)
                 self.notes.append(note)
+            # Debug only: the note is part of the model's record (`train` prints it, `models show` has it);
+            # every load of a stored model and every backtest retrain would repeat it otherwise.
+            log.debug("ensemble: %s", note)
         self.calibrator = calibrator or Calibrator("none")
         self.feature_columns = list(first.feature_columns)
         self.feature_set_version = first.feature_set_version

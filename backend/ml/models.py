@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,7 +32,17 @@ class ModelVersion(Base):
     """One trained ensemble: what it was trained on, how it scored out of sample, and whether it is active."""
 
     __tablename__ = "model_versions"
-    __table_args__ = (Index("ix_model_versions_active", "is_active"),)
+    __table_args__ = (
+        Index("ix_model_versions_active", "is_active"),
+        # At most one active model: a partial unique index (both databases support them).
+        Index(
+            "ux_model_versions_one_active",
+            "is_active",
+            unique=True,
+            postgresql_where=text("is_active"),
+            sqlite_where=text("is_active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     version: Mapped[str] = mapped_column(String(40), unique=True)
@@ -50,6 +61,11 @@ class ModelVersion(Base):
     oos_score: Mapped[float] = mapped_column(Float)  # the promotion gate's score (higher is better)
     promotion: Mapped[dict[str, Any]] = mapped_column(JSON)  # decision, both scores, reason
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The edge test on pooled out-of-sample rows (rank IC, top bucket, log loss vs the prior, reliability)
+    # and the outcome model (Platt map of P(win), payoffs per bin) that prices every prediction.
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
@@ -78,7 +94,8 @@ class Prediction(Base):
     p_hold: Mapped[float] = mapped_column(Float)
     p_buy: Mapped[float] = mapped_column(Float)
     signal: Mapped[str] = mapped_column(String(4))
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)  # calibrated P(the trade wins after costs)
+    expected_value: Mapped[float | None] = mapped_column(Float)  # expected net trade return
     member_probabilities: Mapped[dict[str, list[float]]] = mapped_column(JSON)
     contributions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # top 5: feature, value, contribution
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -1,14 +1,20 @@
-"""Walk-forward training of the ensemble: out-of-sample evaluation, baselines, calibration, final fit.
+"""Walk-forward training of the outcome model: out-of-sample scores, the edge test, the final fit.
+
+The ensemble learns one thing: whether the trade the risk manager would place at a row's close (next open,
+the barrier stop and target, the time exit, costs; `features.labels`) ends with a net profit. Its members
+are three-class models; the outcome is fed to them as BUY (won) or SELL (lost), so the raw win score is
+P(BUY) / (P(BUY) + P(SELL)). That score is calibrated and priced by `ml.edge` on pooled out-of-sample rows.
 
 Pure computation on frames (no database): the pipeline gathers features, labels and indicators known at
-`as_of`, this module turns them into a fitted ensemble plus the honest numbers that go in the registry.
+`as_of`, this module turns them into a fitted ensemble, its outcome model and the honest numbers.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -17,200 +23,181 @@ import pandas as pd
 from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.features.build import FEATURE_COLUMNS, FEATURE_SET_VERSION, check_finite, usable_rows
-from backend.ml import baselines
-from backend.ml.calibration import brier_score, expected_calibration_error
+from backend.ml import baselines, edge
 from backend.ml.ensemble import Ensemble
-from backend.ml.members.base import CLASS_NAMES, INDEX_NAMES
-from backend.ml.metrics import classification_metrics
-from backend.ml.splits import calibration_split, walk_forward_splits
+from backend.ml.members.base import INDEX_NAMES
+from backend.ml.splits import walk_forward_splits
 
 log = logging.getLogger(__name__)
 
 BASELINE_INDICATORS = ("rsi_14", "macd", "macd_signal", "ema_12", "ema_26")
+WON, LOST = 2, 0  # the member classes the outcome is taught as (BUY, SELL)
 Progress = Callable[[str], None]
 
 
 @dataclass
 class TrainingSet:
-    """Rows a model may learn from: finite features, a complete label, the indicators for the baselines."""
+    """Rows a model may learn from: finite features, a complete trade outcome, the rules' indicators."""
 
     X: pd.DataFrame  # MultiIndex (ticker, trade_date), FEATURE_COLUMNS
-    y: np.ndarray
+    win: np.ndarray  # 1.0 when the trade's net return is positive
+    net_return: np.ndarray
     indicators: pd.DataFrame  # aligned with X
-    realised_return: np.ndarray
 
     @property
     def dates(self) -> pd.Index:
         return self.X.index.get_level_values("trade_date")
 
+    @property
+    def y(self) -> np.ndarray:
+        """The members' class labels: WON or LOST."""
+        return np.where(self.win > 0.5, WON, LOST).astype(np.int64)
+
+    def window(self, first: date) -> TrainingSet:
+        """The rows dated `first` or later (a rolling training window)."""
+        keep = np.asarray(self.dates >= first)
+        return TrainingSet(self.X[keep], self.win[keep], self.net_return[keep], self.indicators[keep])
+
 
 def make_training_set(features: pd.DataFrame, labels: pd.DataFrame, prices: pd.DataFrame) -> TrainingSet:
-    """Join features, labels and indicators on (ticker, trade_date); keep only learnable rows.
+    """Join features, trade outcomes and indicators on (ticker, trade_date); keep only learnable rows.
 
-    Rows whose label window is incomplete (the last days before `as_of`) or whose features are still
-    warming up are dropped here, so they can never be trained on.
+    Rows whose trade has not closed by the data's end (the last days before `as_of`) or whose features are
+    still warming up are dropped here, so they can never be trained on.
     """
     key = list(INDEX_NAMES)
     joined = (
-        features.merge(labels[[*key, "label", "label_complete", "realised_return"]], on=key, how="inner")
+        features.merge(labels[[*key, "label_complete", "win", "net_return"]], on=key, how="inner")
         .merge(prices[[*key, *BASELINE_INDICATORS]], on=key, how="left")
         .sort_values(key, kind="stable")
     )
-    keep = usable_rows(joined) & joined["label_complete"].astype(bool) & joined["label"].notna()
+    keep = usable_rows(joined) & joined["label_complete"].astype(bool) & joined["win"].notna()
     rows = joined[keep.to_numpy()].set_index(key)
     check_finite(rows.reset_index())
-    y = rows["label"].to_numpy(dtype=np.int64)
-    if len(np.unique(y)) < 2:
-        present = [CLASS_NAMES[c] for c in np.unique(y)]
+    win = rows["win"].to_numpy(dtype="float64")
+    if len(np.unique(win)) < 2:
         raise ValidationFailed(
-            f"training needs at least two classes in the labels; only {present or 'none'} present in "
-            f"{len(y)} rows: use more history or more tickers"
+            f"training needs both winning and losing trades; {len(win)} complete rows hold "
+            f"{'none' if len(win) == 0 else 'only one outcome'}: use more history or more tickers"
         )
     return TrainingSet(
         X=rows[list(FEATURE_COLUMNS)].astype("float64"),
-        y=y,
+        win=win,
+        net_return=rows["net_return"].to_numpy(dtype="float64"),
         indicators=rows[list(BASELINE_INDICATORS)],
-        realised_return=rows["realised_return"].to_numpy(dtype="float64"),
     )
 
 
-@dataclass
-class OutOfSample:
-    """Concatenated walk-forward validation predictions."""
+def raw_win_score(probs: np.ndarray) -> np.ndarray:
+    """The members' uncalibrated P(win) from their three-class output."""
+    won, lost = probs[:, WON], probs[:, LOST]
+    return np.asarray(won / np.maximum(won + lost, 1e-12), dtype="float64")
 
-    y: np.ndarray
-    dates: np.ndarray
-    tickers: np.ndarray
-    ensemble: np.ndarray  # calibrated
-    raw: np.ndarray  # before calibration
-    members: dict[str, np.ndarray]
-    baselines: dict[str, np.ndarray]
-    calibration_windows: list[tuple[Any, Any]] = field(default_factory=list)
+
+def rule_calls(indicators: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Where the RSI and the MACD rules would buy (the baselines of the edge test)."""
+    rsi, _ = baselines.rsi_mean_reversion(indicators)
+    macd, _ = baselines.macd_ema_momentum(indicators)
+    return rsi == baselines.BUY, macd == baselines.BUY
+
+
+def oos_frame(ts: TrainingSet, rows: np.ndarray, raw: np.ndarray, *, fold: int, prior: float) -> pd.DataFrame:
+    """Out-of-sample rows in `edge.OOS_COLUMNS` layout."""
+    index = ts.X.index[rows]
+    rsi, macd = rule_calls(ts.indicators.iloc[rows])
+    return pd.DataFrame(
+        {
+            "trade_date": index.get_level_values("trade_date"),
+            "ticker": index.get_level_values("ticker"),
+            "fold": fold,
+            "raw": raw,
+            "win": ts.win[rows],
+            "net_return": ts.net_return[rows],
+            "prior": prior,
+            "rsi_buy": rsi,
+            "macd_buy": macd,
+            "row": rows,  # position in the training set, to score another model on the same rows
+        }
+    )
 
 
 def walk_forward(
-    ts: TrainingSet, *, member_names: list[str] | None = None, progress: Progress | None = None
-) -> OutOfSample:
-    """Fit-calibrate-predict on consecutive validation windows, each after an embargo gap."""
+    ts: TrainingSet,
+    *,
+    member_names: list[str] | None = None,
+    progress: Progress | None = None,
+    n_splits: int | None = None,
+) -> pd.DataFrame:
+    """Fit-predict on consecutive validation windows, each after an embargo; the pooled OOS rows."""
     ml = get_settings().ml
     splits = walk_forward_splits(
         ts.dates,
-        n_splits=ml.walk_forward_splits,
+        n_splits=n_splits or folds_that_fit(ts),
         validation_days=ml.validation_days,
-        min_train_days=ml.min_train_days + ml.calibration_days + ml.embargo_days,
+        min_train_days=ml.min_train_days + ml.embargo_days,
         embargo_days=ml.embargo_days,
     )
-    parts: dict[str, list[np.ndarray]] = {}
-    windows = []
+    parts = []
+    y = ts.y
     for i, split in enumerate(splits, start=1):
         if progress:
             progress(
                 f"fold {i}/{len(splits)}: train to {split.train_end}, validate {split.validation_start}.."
             )
-        fit_rows, cal_rows = calibration_split(split.train, ts.dates, calibration_days=ml.calibration_days)
+        train = _recent(ts, split.train)
         ensemble = Ensemble.fit(
-            ts.X.iloc[fit_rows],
-            ts.y[fit_rows],
-            member_names=member_names,
-            feature_set_version=FEATURE_SET_VERSION,
+            ts.X.iloc[train], y[train], member_names=member_names, feature_set_version=FEATURE_SET_VERSION
         )
-        # The full frame goes in with `rows=`: the LSTM reads each row's earlier sessions as history (features
-        # only, no labels), instead of zero padding at the start of every window.
-        ensemble.calibrate(ts.X, ts.y[cal_rows], rows=cal_rows)
-        val = split.validation
-        X_val = ts.X.iloc[val]
-        out = ensemble.predict_all(ts.X, rows=val)
-        cal_dates = ts.dates[cal_rows]
-        windows.append((cal_dates.min(), cal_dates.max()))
-        _, majority = baselines.majority_class(ts.y[fit_rows], len(val))
-        _, rsi = baselines.rsi_mean_reversion(ts.indicators.iloc[val])
-        _, macd = baselines.macd_ema_momentum(ts.indicators.iloc[val])
-        chunk = {
-            "y": ts.y[val],
-            "dates": np.asarray(ts.dates[val]),
-            "tickers": np.asarray(X_val.index.get_level_values("ticker")),
-            "ensemble": out["ensemble"],
-            "raw": out["raw"],
-            "baseline:majority": majority,
-            "baseline:rsi_mean_reversion": rsi,
-            "baseline:macd_momentum": macd,
-        }
-        chunk.update({f"member:{name}": out[name] for name in ensemble.members})
-        for name, values in chunk.items():
-            parts.setdefault(name, []).append(values)
-    joined = {name: np.concatenate(values) for name, values in parts.items()}
-    return OutOfSample(
-        y=joined["y"],
-        dates=joined["dates"],
-        tickers=joined["tickers"],
-        ensemble=joined["ensemble"],
-        raw=joined["raw"],
-        members={k.split(":", 1)[1]: v for k, v in joined.items() if k.startswith("member:")},
-        baselines={k.split(":", 1)[1]: v for k, v in joined.items() if k.startswith("baseline:")},
-        calibration_windows=windows,
-    )
+        raw = raw_win_score(ensemble.raw_proba(ts.X, rows=split.validation))
+        parts.append(oos_frame(ts, split.validation, raw, fold=i, prior=float(ts.win[train].mean())))
+    return pd.concat(parts, ignore_index=True)
 
 
-def report(oos: OutOfSample) -> dict[str, Any]:
-    """Metrics for the ensemble, each member and each baseline on the same out-of-sample rows."""
-    metrics: dict[str, Any] = {
-        "ensemble": classification_metrics(oos.ensemble, oos.y),
-        "ensemble_uncalibrated": classification_metrics(oos.raw, oos.y),
-    }
-    metrics["members"] = {name: classification_metrics(p, oos.y) for name, p in oos.members.items()}
-    metrics["baselines"] = {name: classification_metrics(p, oos.y) for name, p in oos.baselines.items()}
-    metrics["signal_rate"] = signal_rate(oos)
-    return metrics
+def folds_that_fit(ts: TrainingSet) -> int:
+    """`ml.walk_forward_splits`, or fewer when the history cannot hold them (at least one)."""
+    ml = get_settings().ml
+    sessions = len(np.unique(np.asarray(ts.dates)))
+    room = (sessions - ml.min_train_days - ml.embargo_days) // ml.validation_days
+    if room < 1:
+        raise ValidationFailed(
+            f"{sessions} labelled sessions cannot hold one out-of-sample fold of {ml.validation_days} "
+            f"sessions after {ml.min_train_days} training sessions and an embargo of {ml.embargo_days}: "
+            "use more history (or lower ML__MIN_TRAIN_DAYS / ML__VALIDATION_DAYS)"
+        )
+    return int(min(ml.walk_forward_splits, room))
 
 
-def calibration_summary(oos: OutOfSample) -> dict[str, Any]:
-    """Reliability before and after calibration, measured on the validation windows: each is later than
-    the calibration window of its fold, so the calibrator is never judged on the data it was fitted on."""
-    return {
-        "method": get_settings().ml.calibration,
-        "n_eval": len(oos.y),
-        "brier_before": brier_score(oos.raw, oos.y),
-        "brier_after": brier_score(oos.ensemble, oos.y),
-        "ece_before": expected_calibration_error(oos.raw, oos.y),
-        "ece_after": expected_calibration_error(oos.ensemble, oos.y),
-        "calibration_windows": [[str(a), str(b)] for a, b in oos.calibration_windows],
-    }
+def _recent(ts: TrainingSet, rows: np.ndarray) -> np.ndarray:
+    """`rows` limited to the last `ml.max_train_days` sessions among them (all when unset)."""
+    limit = get_settings().ml.max_train_days
+    if not limit or len(rows) == 0:
+        return rows
+    dates = ts.dates[rows]
+    sessions = np.unique(np.asarray(dates))
+    if len(sessions) <= limit:
+        return rows
+    return rows[np.asarray(dates >= sessions[-limit])]
 
 
-def signal_rate(oos: OutOfSample) -> dict[str, Any]:
-    """How often the ensemble says BUY with confidence above the risk manager's bar, per week."""
-    bar = get_settings().risk.min_confidence
-    p_buy = oos.ensemble[:, 2]
-    is_signal = (oos.ensemble.argmax(axis=1) == 2) & (p_buy > bar)
-    weeks = max(1.0, len(np.unique(oos.dates)) / 5.0)
-    n_tickers = max(1, len(np.unique(oos.tickers)))
-    hit = oos.y[is_signal] == 2
-    return {
-        "confidence_bar": bar,
-        "buy_signals": int(is_signal.sum()),
-        "per_week": float(is_signal.sum() / weeks),
-        "per_week_per_50_tickers": float(is_signal.sum() / weeks * 50 / n_tickers),
-        "signal_precision": float(hit.mean()) if len(hit) else None,
-        "p_buy_quantiles": {str(q): float(np.quantile(p_buy, q)) for q in (0.5, 0.9, 0.99, 1.0)},
-        "p_buy_histogram": np.histogram(p_buy, bins=10, range=(0, 1))[0].tolist(),
-    }
+def assess(oos: pd.DataFrame) -> edge.Assessment:
+    """The outcome model and edge test from pooled OOS rows (IC periods of one trade length)."""
+    return edge.assess(oos, period_days=get_settings().risk.max_hold_days + 1)
 
 
 def fit_final(ts: TrainingSet, *, member_names: list[str] | None = None) -> Ensemble:
-    """The model to deploy: members fitted on all but the newest sessions, calibrated on those."""
-    ml = get_settings().ml
-    fit_rows, cal_rows = calibration_split(
-        np.arange(len(ts.y)), ts.dates, calibration_days=ml.calibration_days
+    """The model to deploy: members fitted on the latest `ml.max_train_days` sessions (all by default)."""
+    rows = _recent(ts, np.arange(len(ts.win)))
+    return Ensemble.fit(
+        ts.X.iloc[rows], ts.y[rows], member_names=member_names, feature_set_version=FEATURE_SET_VERSION
     )
-    ensemble = Ensemble.fit(
-        ts.X.iloc[fit_rows],
-        ts.y[fit_rows],
-        member_names=member_names,
-        feature_set_version=FEATURE_SET_VERSION,
-    )
-    return ensemble.calibrate(ts.X, ts.y[cal_rows], rows=cal_rows)
 
 
-def class_balance(y: np.ndarray) -> dict[str, float]:
-    counts = np.bincount(y, minlength=3)
-    return {CLASS_NAMES[i]: float(counts[i] / max(1, len(y))) for i in range(3)}
+def class_balance(ts: TrainingSet) -> dict[str, float]:
+    """Share of winning and losing trades among the training rows."""
+    rate = float(ts.win.mean()) if len(ts.win) else 0.0
+    return {"WIN": rate, "LOSS": 1.0 - rate}
+
+
+def summary(assessment: edge.Assessment) -> dict[str, Any]:
+    """The registry's metrics record: the edge test's numbers."""
+    return dict(assessment.quality)

@@ -2,7 +2,9 @@
 
 `run_daily(as_of)`: sentiment aggregates -> features and predictions (stored) -> the portfolio catches up
 every unprocessed session up to `as_of` (fills at the open, exits, marks) -> that close's signals through
-the risk manager -> everything written back in one transaction. `monitor()` is the catch-up part alone,
+the risk manager -> everything written back in one transaction. Each step is its own function (and its
+own transaction), so the scheduled tasks run them at their own times (backend/tasks/daily.py).
+`monitor()` is the catch-up part alone,
 through the newest stored prices, plus an intraday check of the holdings' latest prices. The backtest
 calls the same `run_session` and `generate_signals`.
 """
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import (
@@ -28,16 +31,18 @@ from backend.core.calendar import (
     utcnow,
 )
 from backend.core.errors import DataSourceError, ValidationFailed
-from backend.core.settings import get_settings
 from backend.db.engine import transaction
 from backend.features import service as feature_service
 from backend.market import service as market_service
 from backend.ml import service as ml_service
 from backend.pipeline import ml as ml_pipeline
+from backend.pipeline import notifications
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.book import PaperBook
 from backend.portfolio.models import LIVE_PORTFOLIO, Portfolio
 from backend.sentiment import service as sentiment_service
+from backend.signals import service as signal_service
+from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport, generate_signals
 from backend.signals.market import MarketDay, market_days, market_frame
 from backend.signals.monitor import SessionReport, check_quotes, run_session
@@ -54,6 +59,29 @@ class DailyOutcome:
     sessions: list[SessionReport] = field(default_factory=list)
     signals: GenerationReport | None = None
     skipped: dict[str, str] = field(default_factory=dict)
+    alert: str | None = None  # e.g. a model past its age limit: exits ran, no new entries
+    candidates: list[CandidateRow] = field(default_factory=list)
+
+
+@dataclass
+class FeaturesOutcome:
+    rows: int
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PredictStep:
+    model_version: str | None
+    predictions: int
+    skipped: dict[str, str] = field(default_factory=dict)
+    alert: str | None = None
+
+
+@dataclass
+class SignalsStep:
+    sessions: list[SessionReport]
+    signals: GenerationReport
+    candidates: list[CandidateRow] = field(default_factory=list)
 
 
 async def load_market(
@@ -107,14 +135,8 @@ async def _newest_prices() -> date:
     return newest
 
 
-async def run_daily(
-    *, as_of: date, tickers: Sequence[str] | None = None, force: bool = False
-) -> DailyOutcome:
-    """The after-close chain for `as_of` on the live portfolio.
-
-    Rerunning the latest date changes nothing (not even predictions); an earlier date than the portfolio's
-    latest signals is refused, since the book cannot be rewound.
-    """
+async def check_as_of(as_of: date) -> GenerationReport | None:
+    """Refuse a date the chain cannot run for; a report when its signals were already generated."""
     newest = await _newest_prices()
     closed = last_completed_session(utcnow())
     if as_of > closed:
@@ -125,7 +147,6 @@ async def run_daily(
         raise DataSourceError(
             f"no prices stored for {as_of.isoformat()} (newest: {newest.isoformat()}): fetch them first"
         )
-    outcome = DailyOutcome(as_of)
     async with transaction() as session:
         portfolio = await portfolio_service.get_portfolio(session=session, name=LIVE_PORTFOLIO)
         done = portfolio.last_signal_date if portfolio is not None else None
@@ -141,31 +162,131 @@ async def run_daily(
             f"the live portfolio has already processed {processed.isoformat()}, after {as_of.isoformat()}: "
             "a portfolio cannot go back in time"
         )
-    if done == as_of:
-        outcome.signals = GenerationReport(as_of, already_generated=True)
-        return outcome
+    return GenerationReport(as_of, already_generated=True) if done == as_of else None
+
+
+async def universe(*, as_of: date, tickers: Sequence[str] | None = None) -> list[str]:
+    """The tickers the per-ticker steps work on for `as_of` (default: all with enough history)."""
+    async with transaction() as session:
+        return await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)
+
+
+async def aggregate_sentiment(*, as_of: date) -> int:
+    """Step 1: the daily Reddit aggregates for `as_of` and the sessions its averages look back on."""
     async with transaction() as session:
         refresh_from = add_trading_days(as_of, -SENTIMENT_REFRESH_SESSIONS)
-        await sentiment_service.aggregate_daily(session=session, start=refresh_from, end=as_of)
+        result = await sentiment_service.aggregate_daily(session=session, start=refresh_from, end=as_of)
+    return result.totals().total
+
+
+async def build_features(*, as_of: date, tickers: Sequence[str] | None = None) -> FeaturesOutcome:
+    """Step 2: features for `as_of` stored (what the predictions of that close will read)."""
+    async with transaction() as session:
+        stored = await ml_pipeline.store_features(session=session, as_of=as_of, tickers=tickers)
+    return FeaturesOutcome(stored.rows, stored.skipped)
+
+
+async def predict(*, as_of: date, tickers: Sequence[str] | None = None, force: bool = False) -> PredictStep:
+    """Step 3: the active model's predictions for `as_of`.
+
+    A model past the age limit does not stop the chain: it raises an alert and predicts nothing, so the
+    portfolio step still runs its exits (no new entries come from a model that is not trusted any more).
+    """
+    async with transaction() as session:
+        alert = await stale_model_alert(session=session, as_of=as_of, force=force)
+    if alert is not None:
+        log.warning("%s", alert)
+        return PredictStep(model_version=None, predictions=0, alert=alert)
     async with transaction() as session:
         predicted = await ml_pipeline.predict(session=session, as_of=as_of, tickers=tickers, force=force)
-    outcome.model_version, outcome.predictions = predicted.model_version, predicted.predictions
-    outcome.skipped = predicted.skipped
+    return PredictStep(predicted.model_version, predicted.predictions, predicted.skipped)
+
+
+async def stale_model_alert(*, session: AsyncSession, as_of: date, force: bool = False) -> str | None:
+    """Why the active model may not predict `as_of` because of its age (None when it may)."""
+    model = await ml_service.active_model(session=session)
+    if model is None or force:
+        return None  # no model at all is an error the prediction step reports itself
+    try:
+        ml_service.check_fresh(model, as_of)
+    except ValidationFailed as exc:
+        if model.as_of > as_of:
+            raise  # the future leaking in is never just an alert
+        return f"ALERT: {exc}"
+    return None
+
+
+async def model_alert(*, as_of: date) -> str | None:
+    """The stale-model alert for `as_of`, if the active model is past its age limit."""
+    async with transaction() as session:
+        return await stale_model_alert(session=session, as_of=as_of)
+
+
+async def active_version() -> str | None:
+    async with transaction() as session:
+        model = await ml_service.active_model(session=session)
+    return model.version if model is not None else None
+
+
+async def make_signals(
+    *, as_of: date, tickers: Sequence[str] | None = None, model_version: str | None = None
+) -> SignalsStep:
+    """Step 4: the portfolio catches up to `as_of` (fills, exits, marks), then that close's signals and
+    its ranked candidates.
+
+    `model_version` None means no trusted predictions: exit orders still come from the day's data.
+    """
     async with transaction() as session:
         portfolio, book = await _live_book(session)
         since = book.last_session
         if book.last_signal_date is not None and book.last_signal_date >= as_of:  # a concurrent run won
-            outcome.signals = GenerationReport(as_of, already_generated=True)
-            return outcome
+            return SignalsStep([], GenerationReport(as_of, already_generated=True))
         universe = await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)
-        outcome.sessions, days = await catch_up(session=session, book=book, through=as_of, universe=universe)
+        sessions, days = await catch_up(session=session, book=book, through=as_of, universe=universe)
         if as_of not in days:  # the monitor processed the session already; its signals are still due
             days = await load_market(session=session, tickers=universe, start=as_of, end=as_of)
-        predictions = await ml_service.load_predictions(
-            session=session, trade_date=as_of, model_version=predicted.model_version
+        predictions = (
+            await ml_service.load_predictions(session=session, trade_date=as_of, model_version=model_version)
+            if model_version is not None
+            else pd.DataFrame()
         )
-        outcome.signals = generate_signals(book, days.get(as_of, MarketDay(as_of, {})), predictions)
+        market_day = days.get(as_of, MarketDay(as_of, {}))
+        report = generate_signals(book, market_day, predictions)
+        candidates = await signal_service.record_candidates(
+            session=session,
+            portfolio_id=portfolio.id,
+            predictions=predictions,
+            report=report,
+            market=market_day,
+            risk=book.settings,
+        )
+        # The day's events go to the outbox in this transaction: stored signals and their messages together.
+        await notifications.record_day(
+            session=session, book=book, sessions=sessions, report=report, candidates=candidates
+        )
         await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
+    return SignalsStep(sessions, report, candidates)
+
+
+async def run_daily(
+    *, as_of: date, tickers: Sequence[str] | None = None, force: bool = False
+) -> DailyOutcome:
+    """The after-close chain for `as_of` on the live portfolio, its steps in one process.
+
+    Rerunning the latest date changes nothing (not even predictions); an earlier date than the portfolio's
+    latest signals is refused, since the book cannot be rewound.
+    """
+    outcome = DailyOutcome(as_of)
+    done = await check_as_of(as_of)
+    if done is not None:
+        outcome.signals = done
+        return outcome
+    await aggregate_sentiment(as_of=as_of)
+    predicted = await predict(as_of=as_of, tickers=tickers, force=force)
+    outcome.model_version, outcome.predictions = predicted.model_version, predicted.predictions
+    outcome.skipped, outcome.alert = predicted.skipped, predicted.alert
+    step = await make_signals(as_of=as_of, tickers=tickers, model_version=predicted.model_version)
+    outcome.sessions, outcome.signals, outcome.candidates = step.sessions, step.signals, step.candidates
     return outcome
 
 
@@ -201,12 +322,10 @@ async def monitor(
             prices = await asyncio.to_thread(quotes, sorted(book.ledger.open_positions))
             reports.append(check_quotes(book, today, prices, now))
         if reports:
+            await notifications.record_sessions(session=session, book=book, sessions=reports)
             await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
     return [r for r in reports if not r.intraday or r.closed]
 
 
 async def _live_book(session: AsyncSession, *, create: bool = True) -> tuple[Portfolio, PaperBook]:
-    portfolio = await portfolio_service.live_portfolio(session=session, create=create)
-    settings = get_settings().risk
-    book = await portfolio_service.load_book(session=session, portfolio=portfolio, settings=settings)
-    return portfolio, book
+    return await portfolio_service.live_book(session=session, create=create)

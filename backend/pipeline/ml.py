@@ -9,17 +9,19 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import add_trading_days, utcnow
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.settings import get_settings
+from backend.db.engine import transaction
 from backend.features import service as feature_service
-from backend.features.build import FEATURE_COLUMNS, usable_rows
+from backend.features.build import FEATURE_COLUMNS, FEATURE_SET_VERSION, usable_rows
 from backend.features.labels import triple_barrier_labels
 from backend.market import service as market_service
+from backend.ml import edge, training
 from backend.ml import service as ml_service
-from backend.ml import training
 from backend.ml.members.base import INDEX_NAMES
 from backend.ml.models import ModelVersion
 
@@ -49,6 +51,18 @@ async def resolve_tickers(*, session: AsyncSession, tickers: Sequence[str] | Non
     return sorted(t for t, n in counts.items() if n >= feature_service.min_history_rows() and t != index)
 
 
+async def too_little_history(*, session: AsyncSession, end: date) -> dict[str, str]:
+    """Stored tickers (other than the market index) without enough bars by `end` to be predicted, and why."""
+    counts = await market_service.bar_counts(session=session, tickers=[], end=end)
+    need, index = feature_service.min_history_rows(), get_settings().features.market_index
+    return {
+        t: f"too little history: {n} daily bars up to {end}, needs {need} (SMA 200 + "
+        f"{need - feature_service.SMA_LOOKBACK}-session sequence)"
+        for t, n in sorted(counts.items())
+        if n < need and t != index
+    }
+
+
 async def train(
     *,
     session: AsyncSession,
@@ -58,6 +72,48 @@ async def train(
     member_names: list[str] | None = None,
 ) -> TrainOutcome:
     """Train on everything known at the close of `as_of`, evaluate walk-forward, register, maybe promote."""
+    data = await load_training(session=session, as_of=as_of, tickers=tickers, progress=progress)
+    fitted = fit(data, progress=progress, member_names=member_names)
+    return await register_fitted(session=session, as_of=as_of, fitted=fitted)
+
+
+async def train_detached(
+    *,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    member_names: list[str] | None = None,
+) -> TrainOutcome:
+    """`train` with no transaction open while fitting: read in one, fit (minutes), register in another.
+
+    A transaction held over the fit would pin a connection and, on SQLite, block writers for its length.
+    """
+    async with transaction() as session:
+        data = await load_training(session=session, as_of=as_of, tickers=tickers, progress=progress)
+    fitted = fit(data, progress=progress, member_names=member_names)
+    async with transaction() as session:
+        return await register_fitted(session=session, as_of=as_of, fitted=fitted)
+
+
+@dataclass
+class TrainingData:
+    ts: Any  # training.TrainingSet
+    skipped: dict[str, str]
+
+
+@dataclass
+class Fitted:
+    ensemble: Any
+    oos: Any  # the walk-forward out-of-sample rows
+    assessment: Any  # edge.Assessment: calibration, EV and the edge test
+    ts: Any
+    skipped: dict[str, str]
+
+
+async def load_training(
+    *, session: AsyncSession, as_of: date, tickers: Sequence[str] | None, progress: Progress | None
+) -> TrainingData:
+    """Features and outcome labels known at the close of `as_of`."""
     symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
     if not symbols:
         raise ValidationFailed(f"no ticker has {feature_service.min_history_rows()} daily bars up to {as_of}")
@@ -66,30 +122,84 @@ async def train(
         progress(f"features for {inputs.prices['ticker'].nunique()} tickers, {len(inputs.prices)} rows")
     features = feature_service.features_between(inputs, EARLIEST, as_of)
     labels = triple_barrier_labels(inputs.prices, get_settings().risk)
-    ts = training.make_training_set(features, labels, inputs.prices)
+    return TrainingData(training.make_training_set(features, labels, inputs.prices), inputs.skipped)
+
+
+def fit(
+    data: TrainingData, *, progress: Progress | None = None, member_names: list[str] | None = None
+) -> Fitted:
+    """Walk-forward evaluation with the edge test, then the final fit on all labelled history (no DB)."""
+    ts = data.ts
     oos = training.walk_forward(ts, member_names=member_names, progress=progress)
-    metrics = training.report(oos)
+    assessment = training.assess(oos)
     if progress:
-        progress("final fit on all labelled history")
+        progress("final fit on the latest labelled history")
     ensemble = training.fit_final(ts, member_names=member_names)
+    return Fitted(ensemble, oos, assessment, ts, data.skipped)
+
+
+async def register_fitted(*, session: AsyncSession, as_of: date, fitted: Fitted) -> TrainOutcome:
+    """Compare with the active model on the same rows, register the new version, maybe promote it."""
+    ts, assessment = fitted.ts, fitted.assessment
+    quality = assessment.quality
+    active = await ml_service.active_model(session=session)
+    same_rows = await _same_rows(session=session, active=active, ts=ts, oos=fitted.oos, assessment=assessment)
+    decision = ml_service.promotion_decision(
+        -quality["log_loss"], active, prior_score=-quality["prior_log_loss"], same_rows=same_rows
+    )
     dates = ts.dates
     record = {
         "tickers": sorted(set(ts.X.index.get_level_values("ticker"))),
         "train_start": dates.min(),
         "train_end": dates.max(),
         "as_of": as_of,
-        "n_samples": len(ts.y),
-        "class_balance": training.class_balance(ts.y),
-        "metrics": metrics,
-        "calibration": training.calibration_summary(oos),
-        # Log loss is a proper scoring rule: it rewards honest probabilities, not just the argmax.
-        "oos_score": -metrics["ensemble"]["log_loss"],
+        "n_samples": len(ts.win),
+        "class_balance": training.class_balance(ts),
+        "metrics": training.summary(assessment),
+        "calibration": {
+            "method": quality["calibration_method"],
+            "base_rate": quality["base_rate"],
+            "ece": quality["ece"],
+            "reliability": quality["reliability"],
+        },
+        # Log loss is a proper scoring rule: it rewards honest probabilities, not just the ranking.
+        "oos_score": -quality["log_loss"],
+        "trusted": assessment.trusted,
+        "quality": quality,
+        "outcome": assessment.outcome.as_dict(),
     }
     version = f"{as_of:%Y%m%d}-{utcnow():%H%M%S%f}"
-    model, decision = await ml_service.register(
-        session=session, ensemble=ensemble, version=version, record=record
+    model = await ml_service.register(
+        session=session, ensemble=fitted.ensemble, version=version, record=record, decision=decision
     )
-    return TrainOutcome(model, decision, metrics, record["calibration"], inputs.skipped)
+    return TrainOutcome(model, decision, quality, record["calibration"], fitted.skipped)
+
+
+async def _same_rows(
+    *,
+    session: AsyncSession,
+    active: ModelVersion | None,
+    ts: training.TrainingSet,
+    oos: pd.DataFrame,
+    assessment: edge.Assessment,
+) -> tuple[float, float, int] | None:
+    """(challenger score, active score, rows) on the out-of-sample rows newer than the active model's data.
+
+    None when there is no active model or it cannot score these features (another feature set).
+    """
+    if active is None or active.feature_set_version != FEATURE_SET_VERSION or not active.outcome:
+        return None
+    newer = np.asarray(pd.Index(oos["trade_date"]) > active.as_of)
+    if not newer.any():
+        return 0.0, 0.0, 0
+    ensemble = await ml_service.load_ensemble(session=session, model=active)
+    rows = oos["row"].to_numpy()[newer]
+    raw = training.raw_win_score(ensemble.raw_proba(ts.X, rows=rows))
+    theirs = ml_service.outcome_of(active).win_probability(raw)
+    assert assessment.oos_p is not None
+    win = oos["win"].to_numpy(dtype="float64")[newer]
+    mine = assessment.oos_p[newer]
+    return -edge.log_loss(mine, win), -edge.log_loss(theirs, win), int(newer.sum())
 
 
 @dataclass
@@ -122,6 +232,8 @@ async def predict(
     )
     features = feature_service.features_between(inputs, history_start, as_of)
     skipped = dict(inputs.skipped)
+    if not tickers:  # say why a stored ticker was left out, instead of dropping it silently
+        skipped.update(await too_little_history(session=session, end=as_of))
     today = features[features["trade_date"] == as_of]
     for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):
         skipped[ticker] = f"no price bar on {as_of}"
@@ -138,6 +250,32 @@ async def predict(
     rows = np.flatnonzero(X.index.get_level_values("trade_date") == as_of)
     if len(rows) == 0:
         return PredictOutcome(model.version, 0, skipped)
-    frame = ml_service.prediction_frame(ensemble, X, rows)
+    outcome = ml_service.outcome_of(model)
+    top_n = get_settings().risk.candidates_top_n
+    frame = ml_service.prediction_frame(ensemble, outcome, X, rows, explain_top=top_n)
     stored = await ml_service.store_predictions(session=session, frame=frame, model_version=model.version)
     return PredictOutcome(model.version, stored, skipped)
+
+
+@dataclass
+class FeaturesStored:
+    rows: int
+    skipped: dict[str, str]
+
+
+async def store_features(
+    *, session: AsyncSession, as_of: date, tickers: Sequence[str] | None = None
+) -> FeaturesStored:
+    """Features of `as_of` for `tickers` (default: every ticker with enough history), stored by upsert."""
+    symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
+    history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
+    inputs = await feature_service.load_inputs(
+        session=session, tickers=symbols, start=history_start, end=as_of
+    )
+    features = feature_service.features_between(inputs, history_start, as_of)
+    today = features[features["trade_date"] == as_of]
+    skipped = dict(inputs.skipped)
+    for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):
+        skipped[ticker] = f"no price bar on {as_of}"
+    await feature_service.store(session=session, features=today)
+    return FeaturesStored(len(today), skipped)

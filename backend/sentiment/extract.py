@@ -1,13 +1,19 @@
 """Ticker mentions in social-media text.
 
-Rules (one compiled regex, then set look-ups):
-* `$TSLA` counts in any case (`$tsla`); a bare `TSLA` counts only when written in capitals;
-* every candidate must be in `known` (upper-case symbols), so invented words never become tickers;
-* bare words in TICKER_BLACKLIST (English words and slang written in capitals: IT, ALL, YOLO, DD, CEO...)
-  are ignored, but still count with a `$` (`$ON`, `$NOW`, `$F`);
-* bare single letters never count (Plan B, Class A, Vitamin D, "S&P"): only `$F` / `$T` name those;
-* class suffixes (`BRK.B`, `$brk.b`) count when `known` has them (as `BRK.B` or Yahoo's `BRK-B`); otherwise
-  the base symbol is tried, so `MSFT.` at the end of a sentence is MSFT;
+Rules (one compiled regex, then set look-ups against a TickerIndex, see ticker_index.py):
+* `$TSLA` counts in any case (`$tsla`), for any known symbol: a `$` always wins;
+* a bare word counts when the index allows it written that way: capitals for non-words (GME, PLTR),
+  inside a shouted all-caps sentence only for symbols that are no English word at all, lower case only for
+  those of companies worth >= $1B and curated ETFs (`gme`, `tqqq`);
+* English words, slang and jargon that are also symbols (ALL, IT, ON, NOW, OPEN, AI, DD, CEO, YOLO, CAT,
+  SNOW...), single letters and most two-letter symbols count only in an unambiguous context: followed by
+  calls / puts / shares / stock / options / leaps / earnings, a strike (`180c`, `20p`) or a price (`$400`,
+  `to $50`), or preceded by bought / sold / shorting / loaded / added / shares of / calls on / puts on
+  (`bought ON`, `shares of COST`); never A or I;
+* every candidate must be known, so invented words never become tickers; the universe holds shares and
+  ETFs only (no warrants, units, rights or preferreds);
+* class shares in any spelling (`BRK.B`, `BRK-B`, `BRK/B`, `$brk.b`) resolve to the known spelling;
+  otherwise the base symbol is tried, so `MSFT.` at the end of a sentence is MSFT;
 * punctuation and possessives around a symbol are fine (`AMZN's`, `(NVDA)`, `TSLA,`, `GOOG!`);
 * nothing inside URLs (`https://x.com/AAPL` and `x.com/AAPL` are links, not mentions), e-mail addresses,
   other words (`XAAPL`), or tokens with digits (`TSLA420`); `AT&T` / `S&P` are skipped around the `&`;
@@ -18,24 +24,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from functools import lru_cache
 
-# Upper-case words that are real symbols somewhere but in posts are nearly always English, slang or
-# finance jargon. Only bare mentions are filtered; `$WORD` always counts.
-TICKER_BLACKLIST: frozenset[str] = frozenset(  # a word grid reads better than a 200-item list literal
-    """
-    A I AM AN AS AT BE BY DO GO HE IF IN IS IT ME MY NO OF OH OK ON OR SO TO UP US WE
-    ALL AND ANY ARE ASK BIG BUY CAN DAY DID FOR FUN GET GOT HAS HER HIM HIS HOW ITS LOW MAN NEW NOT NOW
-    OLD ONE OUR OUT OWN PUT RUN SAY SEE SHE THE TOO TWO WAS WAY WHO WHY WIN YES YET YOU
-    ALSO BACK BEST CALL CASH CARE EVER EVEN FAST FREE GOOD HAND HOLD HOPE JUST KEEP LIFE LIKE LONG LOVE
-    MOVE MUCH NEXT NICE ONCE ONLY OPEN PLAY REAL RIDE RISE SAFE SELL SOON STAY SURE TECH TELL THAN THAT
-    THEY THIS TRUE VERY WELL WHAT WHEN WILL WITH WORK
-    MOON PUMP DUMP BULL BEAR HODL YOLO FOMO MOASS APE APES STONK STONKS TENDIE GAIN GAINS LOSS
-    DD TA PT ER EV AI ATH ATL ETF ETFS IPO SPAC CEO CFO CTO COO EPS PE FED SEC IRS FDA FOMC CPI PPI GDP
-    USA UK EU TV PM ET EST PST EOD EOW EOY YTD QOQ YOY OTM ITM ATM IV DTE LEAPS FD FDS ROTH IRA
-    IMO IMHO TLDR TL DR WSB LOL LMAO OMG WTF FYI EDIT TIL PSA AMA ELI NSFW RIP GUH BTW IDK TBH ASAP
-    USD EUR GBP CAD JPY CNY API HQ PR RE
-    """.split()  # noqa: SIM905
-)
+from backend.sentiment.ticker_index import TICKER_BLACKLIST, TickerIndex, index_for
+
+__all__ = ["TICKER_BLACKLIST", "TickerIndex", "extract_tickers"]
 
 # A cashtag in any case, or a bare all-caps word; optional share-class suffix. The lookarounds keep
 # matches out of words, numbers, e-mails, domains (`AAPL.com`) and `AT&T`; URLs are consumed first so
@@ -45,20 +38,46 @@ TICKER_BLACKLIST: frozenset[str] = frozenset(  # a word grid reads better than a
 _MENTION = re.compile(
     r"(?P<url>https?://\S+|www\.\S+)"
     r"|(?<![\w$@&\-])"
-    r"(?:\$(?P<cash>[A-Za-z]{1,5}(?:[.\-][A-Za-z]{1,2})?)|(?P<bare>[A-Z]{2,5}(?:[.\-][A-Z]{1,2})?))"
+    r"(?:\$(?P<cash>[A-Za-z]{1,5}(?:[.\-/][A-Za-z]{1,2})?)"
+    r"|(?P<bare>[A-Z]{2,5}(?:[.\-][A-Z]{1,2}|/[A-Z])?|[A-Z](?=[ \t]+(?:calls|puts|shares)\b)))"
     r"(?![\w$@&]|['\u2019](?![sS]\b)\w|\.[a-z0-9])"
 )
+# Lower-case mentions are rare, so they get their own pass: a C-level split and set intersection find the
+# few candidate words, and only those are located with the same boundary rules as above.
+_NON_LETTERS = re.compile(r"[^A-Za-z]+")  # whole words only: "Tesla" must not offer "esla"
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_LOWER_AT = "(?<![\\w$@&\\-]){}(?![\\w$@&]|['\u2019](?![sS]\\b)\\w|\\.[a-z0-9])"
 
+# What makes an ambiguous bare word a ticker: an options/shares word, a strike or a price right after it,
+# or a trading verb right before it.
+_RIGHT_CONTEXT = re.compile(
+    r"[ \t]*(?:(?:calls|puts|shares|stock|options|leaps|earnings|gang|bagholders|squeeze)\b"
+    r"|\$?\d+(?:\.\d+)?[cp]\b|\$\d|(?:to|at|@)[ \t]*\$\d)",
+    re.I,
+)
+_LEFT_CONTEXT = re.compile(
+    r"\b(?:(?:bought|buying|sold|selling|shorting|shorted|loaded|loading|added|adding|trimmed)"
+    r"(?:[ \t]+(?:more|some|my|a few))?"
+    r"|shares[ \t]+of|(?:calls|puts)[ \t]+on)[ \t]+$",  # "100 shares of COST", "puts on ON"
+    re.I,
+)
+_NEVER_BARE = frozenset({"A", "I"})
+_SHOUT_WINDOW = 40
 
-_CAPITALS = re.compile(r"[A-Z]{2}")
 _WHITESPACE = " \t\n\r"
+
+
+# How far back _in_link looks for the start of a link. Bounded so that a long run of text without
+# whitespace (`x/AAPL/x/AAPL/...`) costs linear, not quadratic, time; real links are far shorter.
+_LINK_LOOKBACK = 512
 
 
 def _in_link(text: str, start: int) -> bool:
     """Whether the match at `start` sits in a path after a domain (`x.com/AAPL`); `GME/AMC` does not."""
     if start == 0 or text[start - 1] != "/":
         return False
-    word_start = max(text.rfind(c, 0, start) for c in _WHITESPACE) + 1
+    floor = max(0, start - _LINK_LOOKBACK)
+    word_start = max(max(text.rfind(c, floor, start) for c in _WHITESPACE) + 1, floor)
     return "." in text[word_start:start].split("/", 1)[0]
 
 
@@ -76,14 +95,29 @@ def _resolve(symbol: str, known: Collection[str]) -> str | None:
     return None
 
 
-def extract_tickers(text: str, known: Collection[str]) -> list[str]:
-    """Sorted, de-duplicated ticker symbols mentioned in `text` that appear in `known` (upper-case)."""
+def _in_context(text: str, start: int, end: int) -> bool:
+    return bool(_RIGHT_CONTEXT.match(text, end) or _LEFT_CONTEXT.search(text, max(0, start - 30), start))
+
+
+def _shouted(text: str, start: int, end: int) -> bool:
+    """Whether the word at start:end sits in an all-caps stretch, where capitals prove nothing."""
+    around = text[max(0, start - _SHOUT_WINDOW) : start] + text[end : end + _SHOUT_WINDOW]
+    upper = sum(c.isupper() for c in around)
+    lower = sum(c.islower() for c in around)
+    return upper >= 12 and upper >= 4 * lower
+
+
+def extract_tickers(text: str, known: TickerIndex | Collection[str]) -> list[str]:
+    """Sorted, de-duplicated ticker symbols mentioned in `text` that appear in `known` (upper-case).
+
+    `known` is best a TickerIndex (built once per universe); a plain collection of symbols is indexed
+    on first use and cached.
+    """
     if not text:
         return []
-    if type(known) not in (frozenset, set, dict):  # exact types: an ABC isinstance check costs ~1 µs a call
-        known = frozenset(known)  # membership tests below must be O(1)
-    if "$" not in text and not _CAPITALS.search(text):
-        return []  # no cashtag and no capitalised word: most texts, decided by one C-level scan
+    if not isinstance(known, TickerIndex):
+        known = index_for(known if type(known) is frozenset else frozenset(known))
+    symbols = known.symbols
     found: set[str] = set()
     for match in _MENTION.finditer(text):
         kind = match.lastgroup
@@ -93,19 +127,52 @@ def extract_tickers(text: str, known: Collection[str]) -> list[str]:
         if start and text[start - 1] == "/" and _in_link(text, start):
             continue
         if kind == "cash":
-            symbol = _resolve(match.group("cash").upper(), known)
+            symbol = _resolve(match.group("cash").upper().replace("/", "."), symbols)
         else:
             bare = match.group("bare")
-            if bare in TICKER_BLACKLIST:
+            if bare in found:
+                continue  # already counted: long texts repeat their tickers
+            end = match.end()
+            if bare in known.shout_safe and not text.startswith(":", end):
+                found.add(bare)  # the common case: a plain non-word symbol, nothing else to check
                 continue
-            if bare in known:
-                found.add(bare)  # the common case: an exact symbol, no suffix to resolve
+            bare = bare.replace("/", ".")
+            symbol = _resolve(bare, symbols)
+            if symbol is None or bare in _NEVER_BARE:
                 continue
-            if "." not in bare and "-" not in bare:
-                continue  # an unknown plain word: nothing else to try
-            symbol = _resolve(bare, known)
-            if symbol is not None and symbol in TICKER_BLACKLIST:
+            if text.startswith(":", end) and text[end + 1 : end + 2].isupper():
+                continue  # an exchange prefix ("ETR:ALV", "NYSE:CBZ"), not a symbol
+            if len(bare) == 1 and text[max(0, start - 6) : start].lower() == "class ":
+                continue  # "Class C shares" is a share class, not Citigroup
+            if symbol != bare and symbol in TICKER_BLACKLIST:
                 continue  # "BE.A" must not sneak "BE" back in through the base-symbol fallback
+            allowed = symbol in known.bare and (symbol in known.shout_safe or not _shouted(text, start, end))
+            if not allowed and not _in_context(text, start, end):
+                continue
         if symbol is not None:
             found.add(symbol)
+    if known.lower_any:
+        hits = known.lower_any.intersection(_NON_LETTERS.split(text))
+        if hits:
+            found.update(_lower_mentions(text, hits, known))
     return sorted(found)
+
+
+@lru_cache(maxsize=8192)
+def _lower_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(_LOWER_AT.format(word))
+
+
+def _lower_mentions(text: str, words: Collection[str], known: TickerIndex) -> set[str]:
+    """Symbols among lower-case candidate `words` that count where they stand (not in links)."""
+    links = [m.span() for m in _URL.finditer(text)]
+    out: set[str] = set()
+    for word in words:
+        for match in _lower_pattern(word).finditer(text):
+            start, end = match.span()
+            if any(a <= start < b for a, b in links) or _in_link(text, start):
+                continue
+            if word in known.lower or _in_context(text, start, end):
+                out.add(word.upper())
+                break
+    return out

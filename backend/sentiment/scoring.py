@@ -50,9 +50,19 @@ BEARISH_THRESHOLD = -0.2
 # before the closing question keep their score.
 QUESTION_DAMPING = 0.1
 
+# Posts are scored as "title\nbody". A title that takes a side (|compound| >= TITLE_MIN_POLARITY) gets
+# TITLE_WEIGHT of the score, the whole text the rest; a neutral title ("Daily thread", "My thesis") leaves
+# the body to speak. Titles are short: a first line longer than TITLE_MAX_CHARS is a body, not a title.
+TITLE_WEIGHT = 0.5
+TITLE_MIN_POLARITY = 0.05
+TITLE_MAX_CHARS = 300
+
 # Signed percentages are rewritten to these tokens; lexicon.csv scores them like words.
 PCT_UP_TOKEN = "pctup"
 PCT_DOWN_TOKEN = "pctdown"
+# Opening a position ("bought 500 shares", "loading calls" / "bought puts") is rewritten to these tokens.
+POSITION_BULL_TOKEN = "posopenlong"
+POSITION_BEAR_TOKEN = "posopenshort"
 
 # Reddit's placeholders for deleted content carry no opinion.
 _PLACEHOLDERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
@@ -60,6 +70,9 @@ _PLACEHOLDERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
 # Emoji may carry a variation selector or a skin tone; the rewrite pattern accepts either after each one.
 _EMOJI_MODIFIERS = "[\ufe0f\U0001f3fb-\U0001f3ff]?"
 _STRIP_FROM_TERMS = dict.fromkeys(map(ord, "\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"))
+_POSITION_TAIL = (
+    r"(?:[ \t]+(?:more|some|a few|the|\d[\d,.]*k?|[a-z]{1,5})){0,3}[ \t]+(?:shares|calls|leaps|puts)\b"
+)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _SEPARATORS = re.compile(r"[\s\-]+")
 _PLAIN_WORD = re.compile(r"[a-z0-9']+")
@@ -209,6 +222,15 @@ class SentimentScorer:
             r"www\.\S+",
             r"\$(?<![\w$]\$)[a-z]{1,6}(?:\.[a-z]{1,2})?(?![\w$])",
             *(re.escape(sign) + r"(?<![\w.].)\d+(?:\.\d+)?%" for sign in "+-\u2212"),
+            # Opening a position: "bought 500 shares", "loading pltr calls", "bought more puts". The
+            # direction is the instrument's (puts bet on a fall); the count or ticker in between is skipped.
+            *(
+                head[0] + rf"(?<![\w$]{head[0]}){head[1:]}" + _POSITION_TAIL
+                for head in ("b(?:ought|uying|uy)", "load(?:ed|ing)", "add(?:ed|ing)", "grabbed")
+            ),
+            # "up 300%" / "down 40%": the same verdict as a signed percentage.
+            r"u(?<![\w$]u)p[ \t]+\d+(?:\.\d+)?%",
+            r"d(?<![\w$]d)own[ \t]+\d+(?:\.\d+)?%",
         ]
         trie: dict[str, Any] = {}
         for term in rewrites:
@@ -230,6 +252,12 @@ class SentimentScorer:
         first = found[0]
         if first == "$" or found.startswith(("http", "www.")):
             return " "  # a symbol or a link is not an opinion (and "$LOW" must not read as "low")
+        if found.endswith(("shares", "calls", "leaps", "puts")):
+            return f" {POSITION_BEAR_TOKEN} " if found.endswith("puts") else f" {POSITION_BULL_TOKEN} "
+        if found[-1] == "%" and first in "ud":
+            if not found.split()[-1][:-1].strip("0."):
+                return " "
+            return f" {PCT_UP_TOKEN} " if first == "u" else f" {PCT_DOWN_TOKEN} "
         if first in "+-\u2212":
             # A signed move ("+14.6%", "(-3.4% pre)") is the headline's verdict; "+0.0%" says nothing.
             if not found[1:-1].strip("0."):
@@ -270,6 +298,22 @@ class SentimentScorer:
         return self._rewrite(text)
 
     def score(self, text: str | bytes | None) -> float:
+        """Compound score in [-1, 1]. A post scored as "title\nbody" leans on its title when the title
+        takes a side: on Reddit the title usually states the stance and the body argues or rambles."""
+        if isinstance(text, str) and "\n" in text:
+            title, _, body = text.partition("\n")
+            if title.strip() and body.strip() and len(title) <= TITLE_MAX_CHARS:
+                whole = self._score_text(text)
+                head = self._score_text(title)
+                if title.rstrip().endswith("?"):
+                    # "Should I buy GME or AMC?" asks for views: damped like a one-sentence question.
+                    whole *= QUESTION_DAMPING
+                if abs(head) >= TITLE_MIN_POLARITY:
+                    return TITLE_WEIGHT * head + (1 - TITLE_WEIGHT) * whole
+                return whole
+        return self._score_text(text)
+
+    def _score_text(self, text: str | bytes | None) -> float:
         prepared = self.prepare(text).rstrip()
         if not prepared:
             return 0.0

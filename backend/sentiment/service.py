@@ -24,6 +24,7 @@ from backend.sentiment.models import RedditPost, SentimentDaily, TickerMention
 from backend.sentiment.reddit import RedditItem
 from backend.sentiment.scoring import SentimentScorer
 from backend.sentiment.text import clean_text
+from backend.sentiment.ticker_index import TickerIndex
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,14 @@ class StoreResult:
     mentions: int = 0
 
 
-async def known_tickers(*, session: AsyncSession) -> frozenset[str]:
-    """Symbols mentions are validated against; seeds the S&P 500 / NASDAQ-100 universe when empty."""
-    known = await market_service.known_symbols(session=session)
-    if not known:
-        log.info("no tickers in the database yet: seeding the S&P 500 / NASDAQ-100 universe")
+async def known_tickers(*, session: AsyncSession) -> TickerIndex:
+    """Symbols mentions are validated against; seeds the bundled US universe when empty."""
+    profiles = await market_service.mention_profiles(session=session)
+    if not profiles:
+        log.info("no tickers in the database yet: seeding the bundled US universe")
         await market_service.seed_universe(session=session)
-        known = await market_service.known_symbols(session=session)
-    return frozenset(known)
+        profiles = await market_service.mention_profiles(session=session)
+    return TickerIndex(profiles)
 
 
 async def stored_ids(*, session: AsyncSession, reddit_ids: Sequence[str]) -> set[str]:
@@ -89,7 +90,7 @@ async def store_items(
     *,
     session: AsyncSession,
     items: Sequence[RedditItem],
-    known: frozenset[str],
+    known: TickerIndex | frozenset[str],
     scorer: SentimentScorer | None = None,
     synthetic: bool = False,
 ) -> StoreResult:
@@ -170,7 +171,6 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     conviction (mentions >= threshold) and the day's trending rank by mentions (1 = most mentioned).
     Mentions are already dated by `trading_date_for`, so a post after the close counts for the next session.
     """
-    settings = get_settings().sentiment
     since = add_trading_days(start, -(MA_WINDOW - 1))
     query = (
         select(
@@ -182,8 +182,33 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     raw = pd.DataFrame(
         (await session.execute(query)).all(), columns=["ticker", "trade_date", "sentiment", "synthetic"]
     )
-    if raw.empty:
+    out = daily_frame(raw, start=start, end=end)
+    if out.empty:
         return UpsertResult()
+    return await bulk_upsert(
+        session=session,
+        table=table_of(SentimentDaily),
+        columns=DAILY_COLUMNS,
+        rows=frame_records(out, DAILY_COLUMNS),
+        key=("ticker", "trade_date"),
+        group_by="ticker",
+    )
+
+
+def daily_frame(raw: pd.DataFrame, *, start: date, end: date) -> pd.DataFrame:
+    """The daily aggregates (DAILY_COLUMNS) for `start`..`end` from dated mentions.
+
+    Args:
+        raw: one row per mention with ticker, trade_date (the session it counts for), sentiment and
+            synthetic; it must cover the `MA_WINDOW - 1` sessions before `start` for the moving average.
+    """
+    if raw.empty:
+        return pd.DataFrame(columns=list(DAILY_COLUMNS))
+    settings = get_settings().sentiment
+    since = add_trading_days(start, -(MA_WINDOW - 1))
+    raw = raw[(raw["trade_date"] >= since) & (raw["trade_date"] <= end)]
+    if raw.empty:
+        return pd.DataFrame(columns=list(DAILY_COLUMNS))
     label = raw["sentiment"].map(SentimentScorer.label)
     raw = raw.assign(bullish=label == "bullish", bearish=label == "bearish", neutral=label == "neutral")
     daily = raw.groupby(["ticker", "trade_date"], sort=True).agg(
@@ -209,14 +234,24 @@ async def aggregate_daily(*, session: AsyncSession, start: date, end: date) -> U
     out["trending_rank"] = out.groupby("trade_date")["mentions"].rank(method="min", ascending=False)
     for col in ("mentions", "bullish", "bearish", "neutral", "trending_rank"):
         out[col] = out[col].astype("int64")
-    return await bulk_upsert(
-        session=session,
-        table=table_of(SentimentDaily),
-        columns=DAILY_COLUMNS,
-        rows=frame_records(out, DAILY_COLUMNS),
-        key=("ticker", "trade_date"),
-        group_by="ticker",
+    return out[list(DAILY_COLUMNS)].reset_index(drop=True)
+
+
+async def load_mentions(
+    *, session: AsyncSession, created_from: datetime, created_to: datetime
+) -> pd.DataFrame:
+    """Mentions of posts created in [created_from, created_to): ticker, created_at, sentiment, synthetic.
+
+    The raw material for recomputing aggregates from post times (the lookahead check), not trusting the
+    stored trading dates.
+    """
+    query = (
+        select(TickerMention.ticker, RedditPost.created_at, TickerMention.sentiment, RedditPost.synthetic)
+        .join(RedditPost, RedditPost.id == TickerMention.post_id)
+        .where(RedditPost.created_at >= created_from, RedditPost.created_at < created_to)
     )
+    rows = (await session.execute(query)).all()
+    return pd.DataFrame(rows, columns=["ticker", "created_at", "sentiment", "synthetic"])
 
 
 async def load_daily(
@@ -256,3 +291,49 @@ async def mark_trending(*, session: AsyncSession, now: datetime) -> list[str]:
             .values(source="trending")
         )
     return symbols
+
+
+# --- reads for the API and the dashboard --------------------------------------------------------------
+
+
+async def daily_series(
+    *,
+    session: AsyncSession,
+    ticker: str,
+    start: date | None = None,
+    end: date | None = None,
+    after: date | None = None,
+    limit: int = 500,
+) -> list[SentimentDaily]:
+    """A ticker's daily aggregates, oldest first, after the cursor date `after`."""
+    query = select(SentimentDaily).where(SentimentDaily.ticker == ticker)
+    if start is not None:
+        query = query.where(SentimentDaily.trade_date >= start)
+    if end is not None:
+        query = query.where(SentimentDaily.trade_date <= end)
+    if after is not None:
+        query = query.where(SentimentDaily.trade_date > after)
+    return list((await session.scalars(query.order_by(SentimentDaily.trade_date).limit(limit))).all())
+
+
+async def recent_posts(
+    *,
+    session: AsyncSession,
+    ticker: str,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[tuple[RedditPost, float]]:
+    """Posts and comments mentioning `ticker`, newest first, with the mention's sentiment; `before` is the
+    cursor (created_at, id) of the last row seen. Removed posts are left out."""
+    query = (
+        select(RedditPost, TickerMention.sentiment)
+        .join(TickerMention, TickerMention.post_id == RedditPost.id)
+        .where(TickerMention.ticker == ticker, RedditPost.removed.is_(False))
+    )
+    if before is not None:
+        at, post_id = before
+        query = query.where(
+            (RedditPost.created_at < at) | ((RedditPost.created_at == at) & (RedditPost.id < post_id))
+        )
+    query = query.order_by(RedditPost.created_at.desc(), RedditPost.id.desc()).limit(limit)
+    return [(post, float(score)) for post, score in (await session.execute(query)).all()]

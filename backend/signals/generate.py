@@ -1,11 +1,16 @@
 """After-close signal generation: a session's predictions become exit orders, entries and rejections.
 
 For one trading date (after `monitor.run_session` has processed that session):
-- a held ticker that the model now calls SELL, or whose Reddit mood that day is bearish past
+- a held ticker that a trusted model now calls SELL, or whose Reddit mood that day is bearish past
   `risk.sentiment_exit_score` on at least `risk.sentiment_exit_min_mentions` mentions, gets an exit order
   for the next open (reason `signal_flip`);
-- every BUY prediction becomes a risk-manager candidate (reference price: that close); approved ones are
-  `pending` signals that fill at the next open, rejected ones are recorded with every failing reason.
+- every BUY prediction (P(win) >= the bar and EV > 0, `ml.service.classify`) becomes a risk-manager
+  candidate (reference price: that close); approved ones are `pending` signals that fill at the next open,
+  rejected ones are recorded with every failing reason.
+
+With `risk.require_trusted_model` (the default), predictions of a model that showed no out-of-sample edge
+(`trusted` false or absent on the predictions) make no signals and no exit flips: the model still ranks
+the day's candidates (`signals.candidates`), which say why nothing was traded.
 
 Generation happens once per (portfolio, trading date): a second call for the same date changes nothing.
 """
@@ -64,16 +69,17 @@ def generate_signals(
         raise ValidationFailed(f"predictions lack the columns {', '.join(missing)}")
     records: list[dict[str, Any]] = [] if predictions.empty else predictions.to_dict("records")  # type: ignore[assignment]
     calls = {str(r["ticker"]): r for r in records}
+    may_act = model_may_act(records, book.settings.require_trusted_model)
 
     for ticker in sorted(book.ledger.open_positions):
-        reason = _exit_reason(book, market, ticker, calls.get(ticker))
+        reason = _exit_reason(book, market, ticker, calls.get(ticker) if may_act else None)
         if reason is not None and ticker not in book.exit_orders:
             book.exit_orders[ticker] = reason
             report.exit_orders[ticker] = reason
 
     candidates: list[Candidate] = []
     for ticker, call in sorted(calls.items()):
-        if call["signal"] != "BUY":
+        if call["signal"] != "BUY" or not may_act or not _positive_ev(call):
             continue
         candidate = _candidate(market, ticker, call)
         if candidate is None:
@@ -90,6 +96,24 @@ def generate_signals(
             report.rejected.append(record)
     book.last_signal_date = day
     return report
+
+
+def model_may_act(records: Sequence[dict[str, Any]], require_trusted: bool) -> bool:
+    """Whether these predictions may make signals. With the requirement, only when every row says its
+    model is trusted (a frame without the `trusted` column is untrusted); without it, still never from a
+    model whose log loss did not beat the trailing prior (`beats_prior` false)."""
+    if not require_trusted:
+        return all(bool(r.get("beats_prior", True)) for r in records)
+    return bool(records) and all(bool(r.get("trusted", False)) for r in records)
+
+
+def _positive_ev(call: dict[str, Any]) -> bool:
+    """EV after costs > 0; calls that carry no EV (the indicator rules) are not priced and pass."""
+    value = call.get("expected_value")
+    if value is None:
+        return True
+    number = float(value)
+    return math.isfinite(number) and number > 0
 
 
 def _exit_reason(book: PaperBook, market: MarketDay, ticker: str, call: dict[str, Any] | None) -> str | None:

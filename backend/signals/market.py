@@ -19,7 +19,6 @@ import pandas as pd
 from backend.signals.exits import Bar
 
 LIQUIDITY_WINDOW = 20
-SPLIT_THRESHOLD = 0.1  # a 10% jump in the adjustment factor is a split; dividends are far smaller
 COLUMNS = (
     "open",
     "high",
@@ -43,11 +42,16 @@ def market_frame(
     sentiment: pd.DataFrame,
     sectors: Mapping[str, str | None],
 ) -> pd.DataFrame:
-    """(ticker, trade_date) rows with COLUMNS plus `sector`; every value uses data up to that close only."""
-    frame = prices.sort_values(["ticker", "trade_date"], kind="stable")[
+    """(ticker, trade_date) rows with COLUMNS plus `sector`; every value uses data up to that close only.
+
+    `prices` as `market.service.load_usable_bars` returns them: `split_ratio` (from the split events) is
+    the split that took effect that session, which rescales holdings; without the column there is none.
+    """
+    ordered = prices.sort_values(["ticker", "trade_date"], kind="stable").reset_index(drop=True)
+    frame = ordered[
         ["ticker", "trade_date", "open", "high", "low", "close", "adj_close", "volume", "rsi_14", "macd"]
-    ].reset_index(drop=True)
-    frame["split_ratio"] = split_ratios(frame)
+    ].copy()
+    frame["split_ratio"] = ordered.get("split_ratio", 1.0)
     dollar_volume = frame["close"].astype("float64") * frame["volume"].astype("float64")
     frame["adv_20d"] = dollar_volume.groupby(frame["ticker"]).transform(
         lambda s: s.rolling(LIQUIDITY_WINDOW, min_periods=LIQUIDITY_WINDOW).mean()
@@ -64,20 +68,6 @@ def market_frame(
         frame = frame.merge(mood, on=key, how="left")
     frame["sector"] = frame["ticker"].map(lambda t: sectors.get(t))
     return frame.drop(columns=["volume", "adj_close"])
-
-
-def split_ratios(prices: pd.DataFrame) -> pd.Series:
-    """Per row, the split that took effect that session (2.0 for 2:1), else 1.0; `prices` sorted by ticker
-    then date.
-
-    The adjustment factor adj_close / close of a row moves only with events after it, so its jump from one
-    session to the next is that session's split (times a dividend factor within a few percent of 1). Moves
-    under `SPLIT_THRESHOLD` are dividends: the paper book ignores them, as most brokers' P&L views do.
-    """
-    factor = prices["adj_close"].astype("float64") / prices["close"].astype("float64")
-    ratio = factor / factor.groupby(prices["ticker"]).shift(1)
-    is_split = np.isfinite(ratio) & (ratio > 0) & ((ratio - 1.0).abs() > SPLIT_THRESHOLD)
-    return ratio.where(is_split, 1.0)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 SignalStatus = Literal["pending", "active", "closed", "expired", "rejected"]
 OPEN_STATUSES: tuple[SignalStatus, ...] = ("pending", "active")
 
@@ -55,3 +57,69 @@ class SignalRecord:
     @property
     def key(self) -> tuple[str, date]:
         return self.ticker, self.trade_date
+
+
+class SignalRead(BaseModel):
+    """A signal (approved entry or rejected candidate) and its fate; prices in the response's currency."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "ticker": "AAPL",
+                    "trade_date": "2013-03-01",
+                    "signal": "BUY",
+                    "status": "active",
+                    "confidence": 0.74,
+                    "entry_price": 61.5,
+                    "stop_price": 58.9,
+                    "target_price": 66.7,
+                    "shares": 180,
+                    "position_size_pct": 0.11,
+                }
+            ]
+        },
+    )
+
+    id: int
+    ticker: str
+    trade_date: date = Field(description="the session whose close produced the signal")
+    signal: str
+    status: str = Field(description="pending, active, closed, expired or rejected")
+    confidence: float
+    entry_price: float
+    stop_price: float | None
+    target_price: float | None
+    stop_pct: float | None
+    target_pct: float | None
+    risk_reward: float | None
+    position_size_pct: float
+    shares: int
+    sector: str | None
+    model_version: str | None
+    generated_at: datetime
+    expires_at: datetime
+    fill_price: float | None
+    filled_at: datetime | None
+    closed_at: datetime | None
+    exit_price: float | None
+    exit_reason: str | None
+    pnl: float | None
+    return_pct: float | None
+
+
+class RiskDecisionRead(BaseModel):
+    approved: bool
+    reasons: list[str] = Field(description="machine-readable codes of every failing rule")
+    messages: list[str] = Field(description="messages[i] explains reasons[i]")
+
+
+class SignalDetailRead(SignalRead):
+    """A signal with why: the model's explanation, the values it saw, and the risk manager's decision."""
+
+    explanation: dict[str, Any] = Field(description="text, class probabilities and top feature contributions")
+    indicators: dict[str, float | None] = Field(description="RSI and MACD at the signal's close")
+    sentiment: dict[str, float | None] = Field(description="Reddit score and its trend at the signal's close")
+    risk: RiskDecisionRead

@@ -140,6 +140,9 @@ async def loop_benchmark(n_tickers: int, sessions: int) -> None:
             started = time.perf_counter()
             ensemble = training.fit_final(ts, member_names=["xgboost", "lightgbm"])
             fit_seconds = time.perf_counter() - started
+            outcome = training.assess(
+                training.walk_forward(ts, member_names=["lightgbm"], n_splits=1)
+            ).outcome
             predictor = engine.RetrainingPredictor(
                 prices=data.prices,
                 features=data.features,
@@ -154,10 +157,11 @@ async def loop_benchmark(n_tickers: int, sessions: int) -> None:
             window = X[dates >= trading_days(date(2014, 11, 1), REPLAY_START)[0]]
             rows = (window.index.get_level_values("trade_date") >= REPLAY_START).nonzero()[0]
             started = time.perf_counter()
-            frame = prediction_frame(ensemble, window, rows, explain="BUY")
+            frame = prediction_frame(ensemble, outcome, window, rows, explain_top=risk.candidates_top_n)
+            frame["trusted"] = True
             predict_seconds = (time.perf_counter() - started) / len(data.sessions)
             started = time.perf_counter()
-            prediction_frame(ensemble, window, rows)
+            prediction_frame(ensemble, outcome, window, rows)
             predict_all_seconds = (time.perf_counter() - started) / len(data.sessions)
             by_day = engine.by_session(frame)
             model_loop = timed_loop(data, lambda d: by_day.get(d, engine.EMPTY))

@@ -1,12 +1,13 @@
-"""How often would the ensemble signal? Class balance, BUY-probability distribution and signals per week.
+"""How often would the outcome model signal? Base rate, P(win) distribution and signals per week.
 
 Run by hand on the bundled sample history (AAPL, GOOG, IBM, MSFT, FB, 2000-2013):
 
     uv run --no-sync python tests/benchmarks/signal_rate.py [--lstm] [--as-of 2012-12-31]
 
-Walk-forward out-of-sample predictions (default settings: 4 folds of 63 sessions, isotonic calibration)
-are swept over confidence bars, so the trade-off between the product's 0.70 bar, the signal rate and the
-precision of BUY calls is visible side by side. Rates are scaled to a 50-ticker universe.
+Walk-forward out-of-sample P(win) (default settings: 4 folds of 63 sessions, Platt calibration cross-fitted
+across folds) is swept over confidence bars, so the trade-off between the 0.60 default, the spec's 0.70,
+the signal rate and the hit rate / mean net return of the calls is visible side by side. Rates are scaled
+to a 50-ticker universe.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from backend.market.models import INDICATOR_COLUMNS
 from backend.market.providers import SampleProvider
 from backend.ml import training
 
-BARS = (0.35, 0.40, 0.45, 0.50, 0.60, 0.70)
+BARS = (0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
 
 
 def sample_prices(as_of: date) -> pd.DataFrame:
@@ -46,28 +47,28 @@ def run(as_of: date, members: list[str], label: str) -> None:
     labels = triple_barrier_labels(prices, get_settings().risk)
     ts = training.make_training_set(features, labels, prices)
     oos = training.walk_forward(ts, member_names=members)
-    n_tickers = len(np.unique(oos.tickers))
-    weeks = len(np.unique(oos.dates)) / 5
-    base = float(np.mean(oos.y == 2))
+    assessment = training.assess(oos)
+    p = assessment.oos_p if assessment.oos_p is not None else np.zeros(len(oos))
+    n_tickers = oos["ticker"].nunique()
+    weeks = oos["trade_date"].nunique() / 5
     print(
-        f"\n== {label}: members {members}, {len(ts.y)} labelled rows, "
-        f"OOS {len(oos.y)} rows, {n_tickers} tickers"
+        f"\n== {label}: members {members}, {len(ts.win)} labelled rows, OOS {len(oos)} rows, "
+        f"{n_tickers} tickers"
     )
-    balance = {k: round(v, 3) for k, v in training.class_balance(ts.y).items()}
-    print("class balance (all labelled rows):", balance)
-    for name, probs in (("calibrated", oos.ensemble), ("raw", oos.raw)):
-        q = np.quantile(probs[:, 2], [0.5, 0.9, 0.99, 1.0])
-        print(f"P(BUY) {name:>10}: median {q[0]:.3f}  p90 {q[1]:.3f}  p99 {q[2]:.3f}  max {q[3]:.3f}")
-    print(f"BUY base rate out of sample: {base:.3f}")
-    print(f"{'bar':>5} {'signals':>8} {'per week / 50 tickers':>22} {'precision':>10} {'mean 7d return':>15}")
-    realised = pd.Series(ts.realised_return, index=ts.X.index)
-    oos_returns = realised.reindex(pd.MultiIndex.from_arrays([oos.tickers, oos.dates])).to_numpy()
+    print(
+        f"base rate (net-profitable trades), all rows: {ts.win.mean():.3f}; "
+        f"out of sample: {oos['win'].mean():.3f}"
+    )
+    q = np.quantile(p, [0.5, 0.9, 0.99, 1.0])
+    print(f"P(win) out of sample: median {q[0]:.3f}  p90 {q[1]:.3f}  p99 {q[2]:.3f}  max {q[3]:.3f}")
+    print("trusted:", assessment.trusted, assessment.reasons)
+    print(f"{'bar':>5} {'signals':>8} {'per week / 50 tickers':>22} {'hit rate':>10} {'mean net return':>16}")
     for bar in BARS:
-        hit = oos.ensemble[:, 2] > bar
+        hit = p >= bar
         n = int(hit.sum())
-        precision = float(np.mean(oos.y[hit] == 2)) if n else float("nan")
-        mean_ret = float(np.nanmean(oos_returns[hit])) if n else float("nan")
-        print(f"{bar:>5.2f} {n:>8} {n / weeks * 50 / n_tickers:>22.2f} {precision:>10.3f} {mean_ret:>15.4f}")
+        rate = float(oos["win"].to_numpy()[hit].mean()) if n else float("nan")
+        mean_ret = float(oos["net_return"].to_numpy()[hit].mean()) if n else float("nan")
+        print(f"{bar:>5.2f} {n:>8} {n / weeks * 50 / n_tickers:>22.2f} {rate:>10.3f} {mean_ret:>16.4f}")
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.settings import override_settings
 from backend.market.models import StockPrice
 from backend.portfolio.models import EquitySnapshotRow, Portfolio, PositionRow, TradeRow
-from backend.signals.models import TradingSignal
+from backend.signals.models import DailyCandidate, TradingSignal
 from tests.flows import in_db, run
 
 runner = CliRunner()
@@ -32,8 +32,9 @@ STRATEGY_KEYS = {
     "avg_trade_return", "profit_factor", "exposure",
 }  # fmt: skip
 # Feature warm-up (SMA 200 + a 30-session sequence) + the 7-session label window + 252 training sessions
-# + 126 calibration sessions = 230 + 7 + 252 + 126 = 615 bars before START.
-NEEDED = 615
+# + a 10-session embargo + one 63-session out-of-sample fold = 230 + 7 + 252 + 10 + 63 = 562 bars
+# before START.
+NEEDED = 562
 # Smaller trees than the product's (100 / 200): the replay's shape does not depend on them, its time does.
 SMALL_TREES = {"xgb_n_estimators": 30, "lgbm_n_estimators": 30}
 
@@ -165,6 +166,12 @@ def test_replay_through_the_cli_writes_the_json_and_stores_the_run(fresh_db: str
     assert model["n_predictions"] == sessions * 3  # every ticker has a usable feature row every session
     assert 0.0 <= model["oos_accuracy"] <= 1.0
     assert model["retrains"] == 4  # sessions 0, 20, 40, 60 of 61
+    quality = results["model_quality"]
+    assert {"rank_ic", "rank_ic_t", "trusted", "top_bucket_hit_rate", "top_bucket_net_return"} <= set(quality)
+    assert {"base_rate", "ece", "log_loss", "prior_log_loss", "rsi_rule", "macd_rule"} <= set(quality)
+    assert quality["retrains"] == 4 and 0 <= quality["trusted_at_retrains"] <= 4
+    caveats = " ".join(results["caveats"])
+    assert "survivorship" in caveats and "dividends" in caveats and "bad data" in caveats
 
     curve = results["equity_curve"]
     assert len(curve) == sessions + 1
@@ -205,6 +212,7 @@ def test_replay_through_the_cli_writes_the_json_and_stores_the_run(fresh_db: str
             "trades": await count(TradeRow),
             "positions": await count(PositionRow),
             "signals": await count(TradingSignal),
+            "candidates": await count(DailyCandidate),
             "bars": {(b.ticker, b.trade_date): (b.open, b.close) for b in bars},
         }
 
@@ -225,6 +233,7 @@ def test_replay_through_the_cli_writes_the_json_and_stores_the_run(fresh_db: str
     assert db["trades"] == strategy["n_trades"]
     assert db["positions"] == strategy["open_positions_at_end"]
     assert db["signals"] == model["signals_approved"] + model["signals_rejected"]
+    assert db["candidates"] == sessions * 3  # every session ranks its three tickers (fewer than the top 20)
 
     # Buy-and-hold by hand: a third of 100,000 per ticker, bought at the 2010-01-04 open plus 5 bps,
     # 1.00 commission each, whole shares; marked at the 2010-03-31 close.

@@ -133,6 +133,9 @@ def test_demo_command_runs_from_a_clean_data_dir(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "12154" in done.stdout
-    assert "promoted: first model: always promoted" in done.stdout
-    assert "predictions (2013" in done.stdout
+    assert "promoted: " in done.stdout  # the first model goes live (ranking only if not beating the prior)
+    assert "trusted" in done.stdout  # the edge test's verdict: trusted, or not trusted and why
+    assert "predictions for 2013-03-01" in done.stdout
+    assert "no prediction for FB: too little history" in done.stderr
+    assert "candidates for 2013-03-01" in done.stdout  # the day's ranked candidates
     assert stored_rows(f"sqlite+aiosqlite:///{tmp_path}/tft_trader.db") == 12154

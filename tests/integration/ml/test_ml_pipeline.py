@@ -40,29 +40,37 @@ async def test_train_registers_promotes_and_predicts(priced):
     first = await ml_pipeline.train(
         session=session, as_of=AS_OF, tickers=TICKERS, member_names=["xgboost", "lightgbm"]
     )
-    assert first.promotion.promoted and first.promotion.reason == "first model: always promoted"
+    # No active model: it goes live, either beating the prior or (on noise) for ranking only.
+    assert first.promotion.promoted
+    assert "no active model" in first.promotion.reason or "ranking only" in first.promotion.reason
     model = first.model
     assert model.is_active and model.train_end <= AS_OF and model.as_of == AS_OF
-    assert set(model.metrics["baselines"]) == {"majority", "rsi_mean_reversion", "macd_momentum"}
-    assert set(model.metrics["members"]) == {"xgboost", "lightgbm"}
+    quality = model.quality
+    assert {"rank_ic", "rank_ic_t", "top_bucket", "all_candidates", "rsi_rule", "macd_rule"} <= set(quality)
+    assert quality["log_loss"] > 0 and quality["prior_log_loss"] > 0 and 0 < quality["base_rate"] < 1
+    assert model.trusted == (not quality["untrusted_reasons"])
+    assert model.oos_score == pytest.approx(-quality["log_loss"])
     assert abs(sum(model.class_balance.values()) - 1) < 1e-9
     assert "missing" in " ".join(model.notes)  # LSTM left out: weights renormalised and recorded
-    assert model.calibration["brier_after"] > 0
+    assert model.calibration["ece"] >= 0 and model.calibration["reliability"]
+    assert set(model.outcome) == {"calibration", "payoffs", "base_rate"}
 
     outcome = await ml_pipeline.predict(session=session, as_of=AS_OF)
     assert outcome.predictions == 3
     rows = (await session.scalars(select(Prediction).where(Prediction.trade_date == AS_OF))).all()
     assert {r.ticker for r in rows} == set(TICKERS)
     for r in rows:
-        assert abs(r.p_buy + r.p_hold + r.p_sell - 1) < 1e-6
-        assert r.confidence == pytest.approx(max(r.p_buy, r.p_hold, r.p_sell))
+        assert 0 < r.confidence < 1 and r.confidence == pytest.approx(r.p_buy)
+        assert r.p_sell == pytest.approx(1 - r.p_buy) and r.p_hold == 0.0
+        assert r.expected_value is not None and r.signal in ("BUY", "HOLD", "SELL")
         assert len(r.contributions) == 5 and set(r.member_probabilities) == {"xgboost", "lightgbm"}
 
 
 async def test_promotion_gate_keeps_a_better_active_model(priced):
     session = priced
     first = await ml_pipeline.train(session=session, as_of=AS_OF, tickers=TICKERS, member_names=["lightgbm"])
-    first.model.oos_score = 10.0  # pretend the active model was unbeatable
+    first.model.oos_score = 10.0  # pretend the active model was unbeatable, and better than the prior
+    first.model.quality = {**first.model.quality, "log_loss": 0.01}
     await session.flush()
     second = await ml_pipeline.train(session=session, as_of=AS_OF, tickers=TICKERS, member_names=["lightgbm"])
     assert not second.promotion.promoted
@@ -109,9 +117,9 @@ async def test_unknown_tickers_and_single_class_are_clear_errors(priced):
         await ml_pipeline.train(session=session, as_of=AS_OF, tickers=["AAA", "ZZZ"])
     flat = make_bars(
         "FLAT", n=400, seed=1, vol=0.0001, drift=0.0, start=date(2014, 1, 2)
-    )  # never reaches a 5% barrier: all HOLD
+    )  # never moves: every trade loses its costs
     await market_service.ingest(session=session, batch=PriceBatch("csv", flat))
-    with pytest.raises(ValidationFailed, match="at least two classes"):
+    with pytest.raises(ValidationFailed, match="both winning and losing trades"):
         await ml_pipeline.train(session=session, as_of=date(2015, 7, 31), tickers=["FLAT"])
 
 
@@ -123,3 +131,14 @@ async def test_lookahead_check_finds_nothing_on_our_pipeline(priced):
         len(report.dates_checked) == 6 and report.values_compared > 500 and report.predictions_compared >= 12
     )
     assert report.mismatches == []
+
+
+async def test_predict_says_why_a_stored_ticker_gets_no_prediction(priced):
+    session = priced
+    await ml_pipeline.train(session=session, as_of=AS_OF, tickers=TICKERS, member_names=["xgboost"])
+    young = make_bars("NEW", n=120, seed=7, vol=0.02, start=date(2016, 4, 1))
+    young = young[young["trade_date"] <= AS_OF]
+    await market_service.ingest(session=session, batch=PriceBatch("csv", young))
+    outcome = await ml_pipeline.predict(session=session, as_of=AS_OF)
+    assert outcome.predictions == 3
+    assert outcome.skipped["NEW"].startswith(f"too little history: {len(young)} daily bars up to {AS_OF}")

@@ -105,6 +105,11 @@ def test_daily_runs_store_one_snapshot_per_session_and_reruns_change_nothing(liv
         assert [s.trade_date for s in outcome.sessions] == [day]  # exactly the new session
         assert outcome.signals is not None and not outcome.signals.already_generated
         assert outcome.signals.trade_date == day
+        # The day's candidates: both tickers ranked by EV, each a signal or saying why not.
+        assert sorted(c.ticker for c in outcome.candidates) == TICKERS
+        assert [c.rank for c in outcome.candidates] == [1, 2]
+        assert all(c.is_signal or c.reasons for c in outcome.candidates)
+        assert all(c.trade_date == day and c.model_version == version for c in outcome.candidates)
 
     async def stored_predictions(session: AsyncSession) -> list[tuple[str, date, str]]:
         rows = await session.execute(

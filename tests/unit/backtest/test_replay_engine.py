@@ -56,13 +56,16 @@ def features_of(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def scripted(plan: dict[date, list[tuple[str, str]]]) -> Callable[[date], pd.DataFrame]:
-    """A predictor that makes the planned (ticker, signal) calls at 0.9 confidence, and nothing else."""
+    """A predictor that makes the planned (ticker, signal) calls at 0.9 confidence from a trusted model."""
 
     def predict(day: date) -> pd.DataFrame:
         calls = plan.get(day, [])
         return pd.DataFrame(
-            [{"ticker": t, "signal": s, "confidence": 0.9, "model_version": "script"} for t, s in calls],
-            columns=["ticker", "signal", "confidence", "model_version"],
+            [
+                {"ticker": t, "signal": s, "confidence": 0.9, "model_version": "script", "trusted": True}
+                for t, s in calls
+            ],
+            columns=["ticker", "signal", "confidence", "model_version", "trusted"],
         )
 
     return predict
@@ -220,15 +223,32 @@ def test_buy_and_hold_by_hand() -> None:
 
 def test_buy_and_hold_holds_twice_the_shares_after_a_2_for_1_split() -> None:
     risk = RiskSettings(starting_capital=10_000.0, commission_per_trade=0.0, slippage_bps=0.0)
-    # A splits 2:1 on D3: it closes at 52.5 as traded, the 105 of before; Yahoo's adj_close of the earlier
-    # rows is halved, so adj_close / close jumps from 0.5 to 1 on D3.
+    # A splits 2:1 on D3. Stored bars are as traded (Yahoo's split-adjusted Close multiplied back), so D3
+    # closes at 52.5 after 99; the split itself is known only from its event (split_ratio 2 on D3), never
+    # from the prices: Yahoo's adj_close / close is the same before and after a split.
+    prices = pd.DataFrame(
+        [
+            ("A", D1, 100.0, 101.0, 50.5, 1.0),
+            ("A", D2, 101.0, 99.0, 49.5, 1.0),
+            ("A", D3, 49.5, 52.5, 52.5, 2.0),
+        ],
+        columns=["ticker", "trade_date", "open", "close", "adj_close", "split_ratio"],
+    )
+    equity = engine.buy_and_hold(prices, [D1, D2, D3], risk)
+    # 100 shares at 100 (no costs), cash 0: D1 100 x 101, D2 100 x 99, D3 200 x 52.5 = 10,500 (not 5,250).
+    assert equity.tolist() == pytest.approx([10_100.0, 9_900.0, 10_500.0])
+
+
+def test_buy_and_hold_ignores_price_jumps_without_a_split_event() -> None:
+    risk = RiskSettings(starting_capital=10_000.0, commission_per_trade=0.0, slippage_bps=0.0)
+    # A 50% drop with adj_close / close moving (a spin-off, or a provider's re-based adj_close) is a real
+    # loss unless a split event says otherwise: no shares are added.
     prices = pd.DataFrame(
         [("A", D1, 100.0, 101.0, 50.5), ("A", D2, 101.0, 99.0, 49.5), ("A", D3, 49.5, 52.5, 52.5)],
         columns=["ticker", "trade_date", "open", "close", "adj_close"],
     )
     equity = engine.buy_and_hold(prices, [D1, D2, D3], risk)
-    # 100 shares at 100 (no costs), cash 0: D1 100 x 101, D2 100 x 99, D3 200 x 52.5 = 10,500 (not 5,250).
-    assert equity.tolist() == pytest.approx([10_100.0, 9_900.0, 10_500.0])
+    assert equity.tolist() == pytest.approx([10_100.0, 9_900.0, 5_250.0])
 
 
 def test_buy_and_hold_without_an_opening_price_stays_in_cash() -> None:

@@ -87,3 +87,15 @@ def test_last_completed_session():
 )
 def test_market_hours(moment: datetime, is_open: bool) -> None:
     assert is_market_open(moment) is is_open
+
+
+def test_the_settled_session_waits_for_the_close_plus_the_settle_delay_and_half_days_close_at_13() -> None:
+    from backend.core.calendar import ET, last_completed_session, last_settled_session
+
+    half_day = date(2024, 7, 3)  # 13:00 close before Independence Day
+    at = lambda h, m: datetime(2024, 7, 3, h, m, tzinfo=ET)  # noqa: E731
+    assert last_completed_session(at(12, 59)) == date(2024, 7, 2)
+    assert last_completed_session(at(13, 0)) == half_day
+    assert last_completed_session(at(13, 29), timedelta(minutes=30)) == date(2024, 7, 2)
+    assert last_settled_session(at(13, 30)) == half_day  # PRICES__SETTLE_MINUTES defaults to 30
+    assert last_settled_session(datetime(2024, 7, 4, 20, tzinfo=ET)) == half_day  # a holiday

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,6 @@ from backend.sentiment.scoring import (
 )
 
 POSTS_CSV = Path(__file__).resolve().parents[2] / "data" / "sentiment_posts.csv"
-
-
-@pytest.fixture(scope="module")
-def scorer() -> SentimentScorer:
-    return SentimentScorer()
 
 
 @pytest.mark.parametrize(
@@ -136,19 +130,18 @@ def test_html_entities_are_unescaped(scorer: SentimentScorer) -> None:
     assert scorer.score("I don’t love it") == expected  # curly apostrophe from phones
 
 
-def test_one_megabyte_text_is_capped_and_fast(scorer: SentimentScorer) -> None:
+def test_one_megabyte_text_is_capped(scorer: SentimentScorer) -> None:
+    # Speed is measured in tests/benchmarks/bench_sentiment.py. Here: only the first max_chars are scored,
+    # so the work on a 1 MB post is that of a max_chars post whatever the machine.
     text = "Diamond hands, calls printing, to the moon 🚀 but puts are cheap and drilling. " * 13_000
     assert len(text) > 1_000_000
-    started = time.perf_counter()
+    head = text[: scorer.max_chars]
     compound = scorer.score(text)
-    elapsed = time.perf_counter() - started
     assert -1.0 <= compound <= 1.0
-    assert elapsed < 0.5
+    assert compound == scorer.score(head)
+    assert scorer.prepare(text) == scorer.prepare(head)
     assert len(scorer.prepare(text)) < scorer.max_chars * 2
-    # bytes too
-    started = time.perf_counter()
-    scorer.score(text.encode())
-    assert time.perf_counter() - started < 0.5
+    assert scorer.score(text.encode()) == compound  # bytes: capped before decoding, same result
 
 
 def test_max_chars_is_configurable() -> None:

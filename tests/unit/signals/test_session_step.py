@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from backend.core.calendar import next_trading_day, session_close, session_open, trading_days
@@ -16,7 +15,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings
 from backend.portfolio.book import PaperBook
 from backend.signals.exits import EXIT_REASONS, sessions_between
-from backend.signals.market import MarketDay, split_ratios
+from backend.signals.market import MarketDay
 from backend.signals.monitor import SessionReport, check_quotes, run_session
 from backend.signals.schemas import SignalRecord
 
@@ -513,15 +512,3 @@ def test_exit_orders_sell_before_entries_fill_and_the_most_confident_entry_fills
     report = run_session(book, market(D2, **bars))
     assert [t.ticker for t in report.closed] == ["AAPL"]
     assert [(r.ticker, r.shares) for r in report.filled] == [("MSFT", 100), ("IBM", 20)]  # 1,000 / 50
-
-
-def test_split_ratios_see_splits_not_dividends() -> None:
-    # adj_close / close: 0.5 before a 2:1 split on the 3rd row; a 1% dividend on the 5th moves it 1%.
-    prices = pd.DataFrame(
-        {
-            "ticker": ["A"] * 5 + ["B"],
-            "close": [100.0, 102.0, 51.0, 52.0, 52.0, 10.0],
-            "adj_close": [49.5, 50.49, 50.49, 51.48, 52.0, 10.0],
-        }
-    )
-    assert split_ratios(prices).round(6).tolist() == [1.0, 1.0, 2.0, 1.0, 1.0, 1.0]

@@ -66,8 +66,9 @@ def row(close: float, sector: str, **changes: Any) -> dict[str, Any]:
     return values
 
 
-def calls(*rows: tuple[str, str, float]) -> pd.DataFrame:
-    return pd.DataFrame([{"ticker": t, "signal": s, "confidence": c} for t, s, c in rows])
+def calls(*rows: tuple[str, str, float], trusted: bool = True) -> pd.DataFrame:
+    """Predictions of a model that passed its edge test (unless `trusted=False`)."""
+    return pd.DataFrame([{"ticker": t, "signal": s, "confidence": c, "trusted": trusted} for t, s, c in rows])
 
 
 def closed_book(
@@ -298,7 +299,7 @@ def test_the_explanation_carries_the_top_contributions() -> None:
             },
             {"ticker": "ZZZ", "signal": "BUY", "confidence": 0.9, "contributions": contributions[:1]},
         ]
-    )
+    ).assign(trusted=True)
     rows = {"AAPL": row(50.0, "Technology"), "MSFT": row(400.0, "Software")}
     book, today = closed_book(rows)
     report = generate_signals(book, today, predictions)
@@ -328,3 +329,35 @@ def test_tickers_without_a_sector_are_not_capped_as_one_sector_and_the_signal_sa
     assert report.rejected == []
     notes = report.approved[0].explanation["risk_notes"]
     assert notes == ["AAA's sector is unknown: the 30% sector cap was not applied"]
+
+
+def test_an_untrusted_model_makes_no_signals_and_flips_no_exit() -> None:
+    rows = {"AAPL": row(50.0, "Technology"), "MSFT": row(400.0, "Software")}
+    book, today = closed_book(rows, hold=("AAPL",))
+    report = generate_signals(book, today, calls(("AAPL", "SELL", 0.2), ("MSFT", "BUY", 0.9), trusted=False))
+    assert report.approved == [] and report.rejected == [] and report.exit_orders == {}
+    assert book.pending == {} and book.exit_orders == {}
+
+
+def test_predictions_without_a_trust_verdict_are_untrusted() -> None:
+    book, today = closed_book({"MSFT": row(400.0, "Software")})
+    predictions = pd.DataFrame([{"ticker": "MSFT", "signal": "BUY", "confidence": 0.9}])
+    assert generate_signals(book, today, predictions).approved == []
+
+
+def test_without_the_requirement_a_model_worse_than_the_prior_still_makes_no_signal() -> None:
+    settings = RISK.model_copy(update={"require_trusted_model": False})
+    book, today = closed_book({"MSFT": row(400.0, "Software")}, settings)
+    worse = calls(("MSFT", "BUY", 0.9), trusted=False).assign(beats_prior=False)
+    assert generate_signals(book, today, worse).approved == []
+    book, today = closed_book({"MSFT": row(400.0, "Software")}, settings)
+    better = calls(("MSFT", "BUY", 0.9), trusted=False).assign(beats_prior=True)
+    assert [r.ticker for r in generate_signals(book, today, better).approved] == ["MSFT"]
+
+
+def test_a_buy_with_non_positive_expected_value_is_no_candidate() -> None:
+    rows = {"AAPL": row(50.0, "Technology"), "MSFT": row(400.0, "Software")}
+    book, today = closed_book(rows)
+    predictions = calls(("AAPL", "BUY", 0.9), ("MSFT", "BUY", 0.9)).assign(expected_value=[0.0, 0.01])
+    report = generate_signals(book, today, predictions)
+    assert [r.ticker for r in report.approved] == ["MSFT"] and report.rejected == []

@@ -1,0 +1,1 @@
+"""Notifications: subscriptions, the event outbox, and their delivery by email and signed webhooks."""

@@ -1,0 +1,55 @@
+"""Notification tasks: deliver the outbox now, and the periodic sweep that retries what is due.
+
+Retries are not Celery countdowns (an ETA beyond the broker's visibility timeout is redelivered in a loop):
+each failed attempt stores its `next_attempt_at` and the sweep, every minute, picks up what is due. A task
+delivered twice is harmless: a delivery is claimed atomically in the database before it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from backend.db.engine import dispose_engines
+from backend.notify import delivery
+from backend.notify.schemas import AttemptOutcome
+from backend.tasks.app import celery_app
+
+T = TypeVar("T")
+
+
+def _run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """One async flow on a fresh event loop, its engines closed after (engines never cross loops)."""
+
+    async def wrapper() -> T:
+        try:
+            return await flow()
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(wrapper())
+
+
+@celery_app.task(name="notify.deliver_outbox")
+def deliver_outbox() -> list[dict[str, Any]]:
+    """Fan out new outbox events and attempt every due delivery; returns the attempts made."""
+    outcomes = _run(lambda: delivery.deliver_due())
+    return [_result(o) for o in outcomes]
+
+
+@celery_app.task(name="notify.deliver")
+def deliver(delivery_id: int) -> dict[str, Any] | None:
+    """Attempt one delivery by id (nothing happens if it is not due or another worker holds it)."""
+    outcome = _run(lambda: delivery.deliver_one(delivery_id))
+    return None if outcome is None else _result(outcome)
+
+
+def _result(outcome: AttemptOutcome) -> dict[str, Any]:
+    # JSON for the result backend, without the target: a webhook URL often carries a token, and results
+    # stay in Redis for a day.
+    data = asdict(outcome)
+    del data["target"]
+    data["next_attempt_at"] = outcome.next_attempt_at and outcome.next_attempt_at.isoformat()
+    return data
