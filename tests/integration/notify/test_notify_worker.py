@@ -11,6 +11,7 @@ from celery.schedules import crontab
 
 from backend.tasks import notify as notify_tasks
 from backend.tasks.app import celery_app
+from tests.celery_config import reconfigure
 from tests.integration.notify.conftest import add_webhook, emit_signal, signal
 from tests.receivers import WebhookReceiver
 
@@ -20,9 +21,12 @@ REDIS_URL = "redis://127.0.0.1:6379/12"  # a database of our own: nothing else's
 @pytest.fixture(scope="module")
 def worker(notify_db: str) -> Iterator[None]:
     redis.Redis.from_url(REDIS_URL).flushdb()  # no leftover messages from an earlier, interrupted run
-    celery_app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL)
-    with start_worker(celery_app, pool="solo", perform_ping_check=False):
-        yield
+    previous = reconfigure(celery_app, {"broker_url": REDIS_URL, "result_backend": REDIS_URL})
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False):
+            yield
+    finally:  # later tests (the task worker's) get the app as it was
+        reconfigure(celery_app, previous)
 
 
 def test_worker_delivers_the_outbox_and_redelivery_sends_nothing_twice(

@@ -14,6 +14,7 @@ from celery.contrib.testing.worker import start_worker
 
 from backend.core.settings import Settings, override_settings
 from backend.tasks.app import celery_app, celery_config
+from tests.celery_config import reconfigure
 
 TEST_REDIS_URL = os.environ.get("TFT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 QUEUE = f"tft-test-{uuid.uuid4().hex[:10]}"
@@ -29,7 +30,7 @@ TASK_SETTINGS = {
 @pytest.fixture(scope="session")
 def task_settings() -> Iterator[Settings]:
     with override_settings(redis_url=TEST_REDIS_URL, tasks=TASK_SETTINGS) as settings:
-        celery_app.conf.update(celery_config(settings))
+        reconfigure(celery_app, celery_config(settings))
         yield settings
     client: Any = redis.Redis.from_url(TEST_REDIS_URL)
     keys = list(client.scan_iter(f"{QUEUE}*")) + list(client.scan_iter(f"*{QUEUE}*"))
