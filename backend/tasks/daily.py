@@ -70,16 +70,11 @@ def features(
         if not collecting:
             counts["sentiment_rows"] = await daily.aggregate_sentiment(as_of=day)
         symbols = await daily.universe(as_of=day, tickers=tickers)
-        if scale.should_fan_out(symbols):
-            result = await scale.fan_out(
-                "features", day, symbols, collecting=collecting, waited=waited, time_limit=self.time_limit
-            )
-            rows = result.counts["features"]
-            counts.update(result.counts)
-        else:
-            out = await daily.build_features(as_of=day, tickers=symbols)
-            rows = out.rows
-            counts.update({"features": out.rows, "skipped": out.skipped})
+        # One process over the whole universe, never ticker batches: the cross-sectional features rank
+        # each ticker against every other one that day, so a batch would change every rank.
+        out = await daily.build_features(as_of=day, tickers=symbols)
+        rows = out.rows
+        counts.update({"features": out.rows, "skipped": out.skipped})
         if rows == 0:
             raise DataSourceError(f"no features for {day.isoformat()}: no ticker has a stored bar that day")
         return StepResult(counts)
@@ -102,10 +97,7 @@ def predictions(
         if alert is not None:
             return StepResult({"model_version": None, "predictions": 0, "alert": alert})
         symbols = await daily.universe(as_of=day, tickers=tickers)
-        if scale.should_fan_out(symbols):
-            return await scale.fan_out(
-                "predictions", day, symbols, collecting=collecting, waited=waited, time_limit=self.time_limit
-            )
+        # Not in ticker batches either: predictions rebuild the day's cross-sectional features.
         out = await daily.predict(as_of=day, tickers=symbols)
         counts: dict[str, Any] = {"model_version": out.model_version, "predictions": out.predictions}
         counts["skipped"] = out.skipped
