@@ -173,17 +173,21 @@ async def test_post_backtests_runs_on_the_worker_and_the_detail_has_every_book(c
     ]
 
 
-async def test_post_backtests_without_redis_is_a_503_and_the_run_says_so(client, keys):
+async def test_queueing_without_redis_is_a_503_and_a_backtest_run_says_so(client, keys):
     body = {"start": "2010-01-04", "end": "2010-02-26", "tickers": ["AAPL"]}
     with override_settings(redis_url="redis://127.0.0.1:6399/0") as dead:
         reconfigure(celery_app, celery_config(dead))
         try:
             r = await client.post("/api/v1/backtests", json=body, headers=bearer(keys["write"]))
+            chain = await client.post(
+                "/api/v1/pipeline/runs", json={"as_of": "2012-07-03"}, headers=bearer(keys["write"])
+            )
         finally:
             with override_settings() as live:
                 reconfigure(celery_app, celery_config(live))
     error = assert_error(r, 503)
     assert "Redis is unavailable at redis://127.0.0.1:6399/0" in error["message"]
+    assert "nothing was queued" in assert_error(chain, 503)["message"]
     newest = (await client.get("/api/v1/backtests", params={"limit": 1})).json()["items"][0]
     assert newest["status"] == "failed" and "not queued" in newest["error"]
     assert newest["start_date"] == date(2010, 1, 4).isoformat()
