@@ -24,8 +24,9 @@ from backend.ml.models import ModelVersion
 from backend.pipeline.models import PipelineRun
 from backend.signals import service as signals_service
 from backend.signals.candidates import CandidateRow
+from tests import api_data
 from tests.api_data import assert_error, bearer
-from tests.flows import in_db
+from tests.flows import in_db, run
 from tests.integration.api.conftest import Seeded, seed_database
 from tests.receivers import webhook_receiver
 
@@ -402,3 +403,32 @@ async def test_subscriptions_crud_test_send_and_deliveries(client, ops):
     assert removed.status_code == 200 and removed.json()["id"] == gone_id
     assert_error(await client.delete(f"/api/v1/notifications/subscriptions/{gone_id}", headers=write), 404)
     assert_error(await client.post("/api/v1/notifications/subscriptions/999999/test", headers=write), 404)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_before_the_first_run_candidates_runs_and_health_are_empty_not_errors(
+    backend, make_database, tmp_path
+):
+    url = make_database(backend)
+
+    async def ask(key: str) -> tuple[Any, ...]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app()), base_url="http://t", headers=bearer(key)
+        ) as c:
+            return (
+                (await c.get("/api/v1/candidates")).json(),
+                (await c.get("/api/v1/pipeline/runs")).json(),
+                (await c.get("/api/v1/health")).json(),
+                await c.get("/api/v1/candidates", params={"portfolio": "backtest-3"}),
+            )
+
+    with override_settings(database_url=url, data_dir=tmp_path, api={"public_read": False}):
+        key = in_db(lambda session: api_data.create_key(session, "fresh", "read"))
+        candidates, runs, health, unknown = run(lambda: ask(key))
+    assert candidates == {
+        "trade_date": None, "portfolio": "live", "currency": "USD", "model_version": None,
+        "model_trusted": None, "n_signals": 0, "items": [], "next_cursor": None,
+    }  # fmt: skip
+    assert runs == {"items": [], "next_cursor": None}
+    assert (health["active_model"], health["last_runs"]) == (None, [])
+    assert "backtest-3" in assert_error(unknown, 404)["message"]
