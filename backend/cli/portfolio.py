@@ -176,10 +176,12 @@ def portfolio_resume() -> None:
 
 async def _set_kill_switch(on: bool, reason: str | None) -> None:
     from backend.db.engine import transaction
+    from backend.pipeline import notifications
     from backend.portfolio import service as portfolio_service
 
     async with transaction() as session:
         await portfolio_service.set_kill_switch(session=session, on=on, reason=reason)
+    await notifications.publish_kill_switch(on=on, reason=reason)
 
 
 def backtest(

@@ -33,10 +33,18 @@ def channel() -> str:
 # The event types the pipeline, the workers and the notifier publish (the `event:` field of the stream).
 SIGNAL_CREATED = "signal.created"  # an approved entry for the next open
 POSITION_EXITED = "position.exited"  # a closed round trip (stop, target, time, signal flip)
-PORTFOLIO_HALTED = "portfolio.halted"  # the kill switch latched at a close
+PORTFOLIO_HALTED = "portfolio.halted"  # the kill switch on: latched at a close, or set by hand
+PORTFOLIO_RESUMED = "portfolio.resumed"  # the kill switch turned off by hand
 PIPELINE_STEP = "pipeline.step"  # a scheduled step (or a backtest) finished: success, skipped or failed
 NOTIFICATION_FAILED = "notification.failed"  # a delivery gave up (failed) or its subscription was disabled
-EVENT_TYPES = (SIGNAL_CREATED, POSITION_EXITED, PORTFOLIO_HALTED, PIPELINE_STEP, NOTIFICATION_FAILED)
+EVENT_TYPES = (
+    SIGNAL_CREATED,
+    POSITION_EXITED,
+    PORTFOLIO_HALTED,
+    PORTFOLIO_RESUMED,
+    PIPELINE_STEP,
+    NOTIFICATION_FAILED,
+)
 
 
 class Event(BaseModel):

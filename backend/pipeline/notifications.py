@@ -115,3 +115,12 @@ async def publish_day(sessions: Sequence[SessionReport], report: GenerationRepor
             for record in report.approved
         ]
     await bus.publish_many(events)
+
+
+async def publish_kill_switch(*, on: bool, reason: str | None) -> None:
+    """A kill switch set or cleared by hand (CLI or API), after its commit: open dashboards update at once."""
+    if on:
+        data = {"portfolio": LIVE_PORTFOLIO, "reason": reason, "manual": True}
+        await bus.publish(bus.PORTFOLIO_HALTED, data)
+    else:
+        await bus.publish(bus.PORTFOLIO_RESUMED, {"portfolio": LIVE_PORTFOLIO, "manual": True})

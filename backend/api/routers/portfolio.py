@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.deps import ReadDep, SessionDep, WriteDep
 from backend.api.pagination import Cursor, Limit, MoneyPage, decode_cursor, page
 from backend.api.params import EndDate, StartDate, check_range
+from backend.pipeline import notifications
 from backend.portfolio import service as portfolio_service
 from backend.portfolio.schemas import (
     CURRENCY,
@@ -109,10 +110,10 @@ async def halt(
     session: SessionDep, _: WriteDep, body: Annotated[HaltIn | None, Body()] = None
 ) -> PortfolioSummaryRead:
     """No new entries until resumed; holdings keep their stops and targets."""
+    reason = (body or HaltIn()).reason
     async with session.begin():
-        report = await portfolio_service.set_kill_switch(
-            session=session, on=True, reason=(body or HaltIn()).reason
-        )
+        report = await portfolio_service.set_kill_switch(session=session, on=True, reason=reason)
+    await notifications.publish_kill_switch(on=True, reason=reason)
     return PortfolioSummaryRead.model_validate(
         report.model_dump(include=set(PortfolioSummaryRead.model_fields))
     )
@@ -123,6 +124,7 @@ async def resume(session: SessionDep, _: WriteDep) -> PortfolioSummaryRead:
     """New entries allowed again; the drawdown is measured from today's equity."""
     async with session.begin():
         report = await portfolio_service.set_kill_switch(session=session, on=False)
+    await notifications.publish_kill_switch(on=False, reason=None)
     return PortfolioSummaryRead.model_validate(
         report.model_dump(include=set(PortfolioSummaryRead.model_fields))
     )

@@ -11,6 +11,7 @@ from backend.api.app import create_app
 from backend.auth import service as auth_service
 from backend.core.settings import override_settings
 from backend.db.engine import transaction
+from backend.events import bus
 from tests.api_data import assert_error, bearer
 
 pytestmark = pytest.mark.postgres
@@ -58,12 +59,21 @@ async def test_a_read_key_cannot_write_and_nothing_changes(client, seeded):
 
 async def test_write_key_halts_and_resumes(client, seeded):
     w = bearer(seeded.write_key)
-    r = await client.post("/api/v1/portfolio/halt", json={"reason": "earnings week"}, headers=w)
-    assert r.status_code == 200, r.text
-    assert (r.json()["kill_switch"], r.json()["kill_switch_reason"]) == (True, "earnings week")
-    assert (await client.get("/api/v1/portfolio")).json()["kill_switch"] is True
-    r = await client.post("/api/v1/portfolio/resume", headers=w)
-    assert (r.json()["kill_switch"], r.json()["drawdown"]) == (False, 0.0)
+    stream = bus.subscribe(poll_seconds=0.1)
+    assert await anext(stream) is None  # subscribed
+    try:
+        r = await client.post("/api/v1/portfolio/halt", json={"reason": "earnings week"}, headers=w)
+        assert r.status_code == 200, r.text
+        assert (r.json()["kill_switch"], r.json()["kill_switch_reason"]) == (True, "earnings week")
+        assert (await client.get("/api/v1/portfolio")).json()["kill_switch"] is True
+        r = await client.post("/api/v1/portfolio/resume", headers=w)
+        assert (r.json()["kill_switch"], r.json()["drawdown"]) == (False, 0.0)
+        events = [await anext(stream) for _ in range(20)]
+    finally:
+        await stream.aclose()
+    # A kill switch flipped by hand reaches open dashboards too, not only one latched at a close.
+    switched = [(e.type, e.data.get("reason")) for e in events if e is not None]
+    assert switched == [(bus.PORTFOLIO_HALTED, "earnings week"), (bus.PORTFOLIO_RESUMED, None)]
 
 
 async def test_watchlist_add_list_remove(client, seeded):
