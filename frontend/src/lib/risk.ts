@@ -1,0 +1,15 @@
+"use client";
+import { api } from "./api";
+import { useData } from "./hooks";
+
+export type RiskSettings = Record<string, unknown> & { max_drawdown_pct?: number };
+
+/** The risk settings in force (`GET /api/v1/risk/settings`); null while loading or on an older server. */
+export function useRiskSettings() {
+  return useData("risk/settings", async () => {
+    const r = await api<RiskSettings & { settings?: RiskSettings }>("/risk/settings");
+    return (r.settings ?? r) as RiskSettings;
+  }, false);
+}
+
+export const DEFAULT_DRAWDOWN_LIMIT = 0.15;
