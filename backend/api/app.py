@@ -15,9 +15,12 @@ from backend.api.errors import ERROR_RESPONSES, ApiError
 from backend.api.middleware import BodySizeLimit, SecurityHeaders
 from backend.api.routers import (
     backtests,
+    candidates,
     events,
     health,
     models,
+    notifications,
+    pipeline,
     portfolio,
     prices,
     risk,
@@ -25,6 +28,7 @@ from backend.api.routers import (
     signals,
     tickers,
 )
+from backend.api.routers import settings as settings_router
 from backend.api.static import mount_dashboard
 from backend.core.settings import get_settings
 from backend.core.version import app_version
@@ -78,7 +82,23 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     v1 = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (health, tickers, prices, sentiment, signals, risk, portfolio, models, backtests, events):
+    routers = (
+        health,
+        tickers,
+        prices,
+        sentiment,
+        signals,
+        candidates,
+        risk,
+        portfolio,
+        models,
+        backtests,
+        pipeline,
+        notifications,
+        settings_router,
+        events,
+    )
+    for module in routers:
         v1.include_router(module.router)
 
     @v1.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

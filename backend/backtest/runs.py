@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.backtest.models import BacktestRun
+from backend.core.calendar import utcnow
 from backend.core.errors import NotFound
 
 
@@ -24,3 +25,12 @@ async def list_runs(
     if before_id is not None:
         query = query.where(BacktestRun.id < before_id)
     return list((await session.scalars(query.order_by(BacktestRun.id.desc()).limit(limit))).all())
+
+
+async def mark_failed(*, session: AsyncSession, run_id: int, error: str) -> None:
+    """End a run `failed` with why (e.g. a queued run the workers never received)."""
+    await session.execute(
+        update(BacktestRun)
+        .where(BacktestRun.id == run_id)
+        .values(status="failed", error=error[:2000], finished_at=utcnow())
+    )

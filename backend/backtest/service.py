@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.backtest import engine, quality
+from backend.backtest import runs as backtest_runs
 from backend.backtest.models import BacktestRun
 from backend.backtest.runs import get_run  # noqa: F401  (re-exported: the CLI and tests call it here)
 from backend.core.calendar import previous_trading_day, trading_days, utcnow
@@ -208,29 +209,79 @@ def replay_book(
     return engine.replay(data.sessions, data.market, predictor, book, on_session, candidates)
 
 
-async def run_backtest(
-    request: BacktestRequest,
-    *,
-    on_session: Callable[[str, date], None] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Validate, replay the strategy and the baselines, store the run and its book; returns the results."""
+def _run_settings(request: BacktestRequest) -> tuple[list[str], int, dict[str, Any]]:
     settings = get_settings()
     members = request.members or list(settings.backtest.members)
     retrain_every = request.retrain_every or settings.backtest.retrain_every_days
+    return members, retrain_every, {"risk": settings.risk.model_dump(mode="json"), "members": members}
+
+
+async def create_queued(*, session: AsyncSession, request: BacktestRequest) -> BacktestRun:
+    """Check the request (an impossible one raises before anything is stored) and record it as a `queued`
+    run for a worker to replay (`run_backtest(request, run_id=...)`)."""
+    tickers, _ = await validate(session=session, request=request)
+    _, retrain_every, run_settings = _run_settings(request)
+    run = BacktestRun(
+        status="queued",
+        start_date=request.start,
+        end_date=request.end,
+        tickers=tickers,
+        retrain_every=retrain_every,
+        settings=run_settings,
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def _fail(run_id: int, exc: BaseException) -> None:
     async with transaction() as session:
-        data = await load(session=session, request=request)
-        run = BacktestRun(
-            status="running",
-            start_date=request.start,
-            end_date=request.end,
-            tickers=data.tickers,
-            retrain_every=retrain_every,
-            settings={"risk": settings.risk.model_dump(mode="json"), "members": members},
+        await session.execute(
+            update(BacktestRun)
+            .where(BacktestRun.id == run_id)
+            .values(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=utcnow())
         )
-        session.add(run)
-        await session.flush()
-        run_id = run.id
+
+
+async def run_backtest(
+    request: BacktestRequest,
+    *,
+    run_id: int | None = None,
+    on_session: Callable[[str, date], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Validate, replay the strategy and the baselines, store the run and its book; returns the results.
+
+    `run_id`: a run `create_queued` recorded (the API's POST); it is marked running, then finished or
+    failed. Without it a new run row is created here."""
+    settings = get_settings()
+    members, retrain_every, run_settings = _run_settings(request)
+    try:
+        async with transaction() as session:
+            data = await load(session=session, request=request)
+            if run_id is None:
+                run = BacktestRun(
+                    status="running",
+                    start_date=request.start,
+                    end_date=request.end,
+                    tickers=data.tickers,
+                    retrain_every=retrain_every,
+                    settings=run_settings,
+                )
+                session.add(run)
+                await session.flush()
+                run_id = run.id
+            else:
+                await backtest_runs.get_run(session=session, run_id=run_id)  # NotFound names the id
+                await session.execute(
+                    update(BacktestRun)
+                    .where(BacktestRun.id == run_id)
+                    .values(status="running", tickers=data.tickers)
+                )
+    except BaseException as exc:
+        if run_id is not None:  # a queued run whose data changed since it was checked: say so on the run
+            await _fail(run_id, exc)
+        raise
     try:
         results, book, candidates = _replay_all(data, members, retrain_every, on_session, progress)
         results["run_id"] = run_id
@@ -246,12 +297,7 @@ async def run_backtest(
                 .values(status="finished", results=results, portfolio_id=portfolio.id, finished_at=utcnow())
             )
     except BaseException as exc:
-        async with transaction() as session:
-            await session.execute(
-                update(BacktestRun)
-                .where(BacktestRun.id == run_id)
-                .values(status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utcnow())
-            )
+        await _fail(run_id, exc)
         raise
     return results
 
@@ -285,10 +331,15 @@ def _replay_all(
     book = replay_book(data, model, ticking("strategy"), candidates)
     strategy_seconds = time.perf_counter() - started
     baselines = {}
+    curves: dict[str, list[list[Any]]] = {}
     for rule in BASELINE_RULES:
         rule_book = replay_book(data, engine.rule_predictor(data.prices, rule), ticking(rule))
         baselines[rule] = summarize(rule_book, risk.starting_capital, before)
+        curves[rule] = equity_points(
+            with_start(rule_book.ledger.equity_curve(), risk.starting_capital, before)
+        )
     hold = engine.buy_and_hold(data.prices, data.sessions, risk)
+    curves["buy_and_hold"] = equity_points(with_start(hold, risk.starting_capital, before))
     labels = triple_barrier_labels(data.prices, risk)  # scoring only, after the replay
     strategy = summarize(book, risk.starting_capital, before)
     signals = list(book.touched.values())
@@ -321,6 +372,8 @@ def _replay_all(
             ),
         },
         "equity_curve": equity_points(with_start(book.ledger.equity_curve(), risk.starting_capital, before)),
+        # The same sessions for every book: the dashboard draws them on one chart.
+        "baseline_equity_curves": curves,
         "assumptions": assumptions(),
     }
     return results, book, candidates

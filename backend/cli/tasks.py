@@ -65,29 +65,15 @@ def enqueue(as_of: AsOfOpt = None, tickers: TickersOpt = None) -> None:
     """Queue the daily chain (prices -> features -> predictions -> signals) on the workers; print task ids."""
     day = run(lambda: _as_of(as_of))
     symbols = _tickers(tickers)
-    from kombu.exceptions import OperationalError
+    from backend.core.errors import DataSourceError
+    from backend.tasks import dispatch
 
-    from backend.core.settings import get_settings
-    from backend.tasks.app import celery_app
-    from backend.tasks.daily import daily_chain
-
-    unavailable = f"Redis is unavailable at {get_settings().redis_url}"
     try:
-        # Checked first: otherwise the result backend retries for a minute before failing obscurely.
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=5)
-        result = daily_chain(day.isoformat(), symbols).apply_async(
-            retry=True, retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 1}
-        )
-    except OperationalError as exc:
-        raise fail(f"{unavailable} ({exc}): start it or set REDIS_URL; nothing was queued") from None
-    ids = []
-    node = result
-    while node is not None:
-        ids.append(node.id)
-        node = node.parent
-    console.print(f"queued the daily chain for {day}: task id {result.id}")
-    console.print("steps: " + " -> ".join(reversed(ids)), highlight=False)
+        queued = dispatch.enqueue_daily(as_of=day, tickers=symbols)
+    except DataSourceError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"queued the daily chain for {day}: task id {queued.task_id}")
+    console.print("steps: " + " -> ".join(s.task_id for s in queued.steps), highlight=False)
 
 
 @runs_app.command("list")

@@ -225,3 +225,17 @@ async def list_flags(*, session: AsyncSession, tickers: Sequence[str] = ()) -> p
         query = query.where(table.c.ticker.in_(list(tickers)))
     rows = (await session.execute(query.order_by(table.c.ticker, table.c.trade_date, table.c.kind))).all()
     return pd.DataFrame(rows, columns=[*FLAG_COLUMNS, "excluded"])
+
+
+async def flags_page(
+    *, session: AsyncSession, ticker: str, after: tuple[date, str] | None = None, limit: int = 100
+) -> list[PriceFlag]:
+    """A ticker's stored flags by date then kind, after the cursor (date, kind)."""
+    query = select(PriceFlag).where(PriceFlag.ticker == ticker)
+    if after is not None:
+        day, kind = after
+        query = query.where(
+            (PriceFlag.trade_date > day) | ((PriceFlag.trade_date == day) & (PriceFlag.kind > kind))
+        )
+    query = query.order_by(PriceFlag.trade_date, PriceFlag.kind).limit(limit)
+    return list((await session.scalars(query)).all())

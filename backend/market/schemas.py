@@ -67,3 +67,29 @@ class TickerDetailRead(TickerRead):
 
     latest_bar: PriceBarRead | None
     bars_stored: int
+
+
+class PriceFlagRead(BaseModel):
+    """A data-quality finding on one stored bar (`tft-trader prices check`); an excluded bar is left out
+    of indicators and features."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticker": "AAPL",
+                    "trade_date": "2012-06-01",
+                    "kind": "spike",
+                    "detail": "close +42% then back within 2 sessions",
+                    "excluded": False,
+                }
+            ]
+        },
+    )
+
+    ticker: str
+    trade_date: date
+    kind: str = Field(description="spike, unadjusted_split, ohlc_range, zero_volume or manual")
+    detail: str
+    excluded: bool

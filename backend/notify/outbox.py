@@ -246,9 +246,9 @@ async def _disable(session: AsyncSession, subscription_id: int, reason: str, now
 
 
 async def list_deliveries(
-    *, session: AsyncSession, failed_only: bool = False, limit: int = 50
+    *, session: AsyncSession, failed_only: bool = False, limit: int = 50, before_id: int | None = None
 ) -> list[DeliveryRead]:
-    """The newest deliveries (or only the failed ones), newest first."""
+    """The newest deliveries (or only the failed ones), newest first, before the cursor id."""
     query = (
         select(NotificationDelivery, NotificationEvent.type, NotificationSubscription)
         .join(NotificationEvent, NotificationEvent.id == NotificationDelivery.event_id)
@@ -258,6 +258,8 @@ async def list_deliveries(
     )
     if failed_only:
         query = query.where(NotificationDelivery.status == "failed")
+    if before_id is not None:
+        query = query.where(NotificationDelivery.id < before_id)
     out = []
     for delivery, event_type, sub in (await session.execute(query)).all():
         fields = {c.key: getattr(delivery, c.key) for c in table_of(NotificationDelivery).c}

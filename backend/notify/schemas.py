@@ -97,3 +97,21 @@ class AttemptOutcome:
     reply: str | None
     error: str | None
     next_attempt_at: datetime | None
+
+
+class AttemptRead(BaseModel):
+    """One delivery attempt (a test send): its status and what the receiver answered."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    delivery_id: int
+    subscription_id: int
+    channel: str
+    target: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    code: int | None
+    reply: str | None
+    error: str | None
+    next_attempt_at: datetime | None

@@ -71,10 +71,16 @@ async def add_webhook(
     )
 
 
-async def list_subscriptions(*, session: AsyncSession) -> list[SubscriptionRead]:
-    """Every subscription, oldest first (never their secrets)."""
-    rows = await session.scalars(select(NotificationSubscription).order_by(NotificationSubscription.id))
-    return [SubscriptionRead.model_validate(r) for r in rows]
+async def list_subscriptions(
+    *, session: AsyncSession, after_id: int | None = None, limit: int | None = None
+) -> list[SubscriptionRead]:
+    """Subscriptions oldest first, after the cursor id (never their secrets)."""
+    query = select(NotificationSubscription).order_by(NotificationSubscription.id)
+    if after_id is not None:
+        query = query.where(NotificationSubscription.id > after_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [SubscriptionRead.model_validate(r) for r in await session.scalars(query)]
 
 
 async def get(*, session: AsyncSession, subscription_id: int) -> NotificationSubscription:

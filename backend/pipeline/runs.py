@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import utcnow
@@ -135,12 +135,41 @@ async def batch_runs(*, session: AsyncSession, step: str, trading_date: date) ->
 
 
 async def list_runs(
-    *, session: AsyncSession, limit: int = 50, task: str | None = None
+    *,
+    session: AsyncSession,
+    limit: int = 50,
+    task: str | None = None,
+    status: str | None = None,
+    before: tuple[date, int] | None = None,
 ) -> Sequence[PipelineRun]:
-    """The newest runs first (by trading date, then start)."""
-    query = select(PipelineRun).order_by(
-        PipelineRun.trading_date.desc(), PipelineRun.started_at.desc(), PipelineRun.id.desc()
-    )
+    """The newest runs first (by trading date, then id); `before` is the (date, id) of the previous page's
+    last row."""
+    query = select(PipelineRun).order_by(PipelineRun.trading_date.desc(), PipelineRun.id.desc())
     if task is not None:
         query = query.where(PipelineRun.task == task)
+    if status is not None:
+        query = query.where(PipelineRun.status == status)
+    if before is not None:
+        day, run_id = before
+        query = query.where(
+            (PipelineRun.trading_date < day) | ((PipelineRun.trading_date == day) & (PipelineRun.id < run_id))
+        )
     return (await session.scalars(query.limit(limit))).all()
+
+
+async def last_per_task(*, session: AsyncSession) -> list[PipelineRun]:
+    """Each task's newest run (by trading date), by task name. Rows named `step:part` are left out: the
+    batches of a fanned-out step (`prices:batch-...`, whose step's own row tells how it went) and the API's
+    backtest runs (`backtest:run-N`, listed under `GET /api/v1/backtests`)."""
+    newest = (
+        select(PipelineRun.task, func.max(PipelineRun.trading_date).label("day"))
+        .where(PipelineRun.task.not_like("%:%"))
+        .group_by(PipelineRun.task)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(PipelineRun)
+        .join(newest, (PipelineRun.task == newest.c.task) & (PipelineRun.trading_date == newest.c.day))
+        .order_by(PipelineRun.task)
+    )
+    return list(rows.all())

@@ -123,3 +123,63 @@ class SignalDetailRead(SignalRead):
     indicators: dict[str, float | None] = Field(description="RSI and MACD at the signal's close")
     sentiment: dict[str, float | None] = Field(description="Reddit score and its trend at the signal's close")
     risk: RiskDecisionRead
+
+
+class CandidateRead(BaseModel):
+    """One of a session's top candidates by expected value, and why it is or is not a signal."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rank": 1,
+                    "ticker": "AAPL",
+                    "call": "BUY",
+                    "confidence": 0.64,
+                    "expected_value": 0.012,
+                    "entry_price": 61.5,
+                    "stop_price": 58.9,
+                    "target_price": 66.7,
+                    "is_signal": False,
+                    "reasons": ["untrusted_model"],
+                    "why": "the model shows no out-of-sample edge (not trusted): no signals",
+                    "drivers": [{"feature": "rsi_14", "value": 31.2, "contribution": 0.12}],
+                    "model_version": "20130101-000000",
+                    "model_trusted": False,
+                }
+            ]
+        },
+    )
+
+    rank: int = Field(description="1 = highest expected value (then P(win))")
+    ticker: str
+    call: str = Field(description="the model's BUY, HOLD or SELL")
+    confidence: float = Field(description="calibrated P(the trade wins after costs), 0..1")
+    expected_value: float | None = Field(description="expected net trade return (0.012 = +1.2%)")
+    entry_price: float | None = Field(description="the reference close; the order fills at the next open")
+    stop_price: float | None
+    target_price: float | None
+    is_signal: bool
+    reasons: list[str] = Field(description="machine-readable codes of why not a signal; empty for a signal")
+    why: str = Field(description="the same in words, with the numbers")
+    drivers: list[dict[str, Any]] = Field(
+        description="top feature contributions: feature, value, contribution"
+    )
+    model_version: str | None
+    model_trusted: bool
+
+
+class CandidatesRead(BaseModel):
+    """A session's ranked candidates; `trade_date` is null when no session has candidates yet."""
+
+    trade_date: date | None = Field(description="the session whose close the candidates are from")
+    portfolio: str
+    currency: str = "USD"
+    model_version: str | None = Field(description="the model that ranked them (of the first candidate)")
+    model_trusted: bool | None = Field(
+        description="whether that model showed an out-of-sample edge; untrusted models make no signals"
+    )
+    n_signals: int = Field(description="how many of the candidates became signals")
+    items: list[CandidateRead]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")

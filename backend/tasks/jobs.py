@@ -150,15 +150,29 @@ def heartbeat(self: Any, as_of: str | None = None, waited: int = 0) -> Any:
 
 @celery_app.task(name="tft.backtest", soft_time_limit=4 * 3600, time_limit=4 * 3600 + 600, **RETRYING)
 def backtest(
-    self: Any, start: str, end: str, tickers: list[str] | None = None, waited: int = 0, **_: Any
+    self: Any,
+    start: str,
+    end: str,
+    tickers: list[str] | None = None,
+    waited: int = 0,
+    run_id: int | None = None,
+    **_: Any,
 ) -> Any:
-    """A replay START..END; its `backtest_runs` id goes into `pipeline_runs` (task `backtest`, date END)."""
+    """A replay START..END (of the `queued` run `run_id` when the API recorded one); its `backtest_runs` id
+    goes into `pipeline_runs` (task `backtest`, date END)."""
 
     async def flow(day: date) -> StepResult:
         from backend.backtest import service as backtest_service
 
         request = backtest_service.BacktestRequest(start=date.fromisoformat(start), end=day, tickers=tickers)
-        results = await backtest_service.run_backtest(request)
+        results = await backtest_service.run_backtest(request, run_id=run_id)
         return StepResult({"run_id": results["run_id"], "start": start})
 
-    return run_step(self, Step("backtest", rerun=True), flow, as_of=end, waited=waited)
+    # A run the API queued gets its own `pipeline_runs` row: two replays ending on the same date must not
+    # find each other "busy", and the end date need not be a session (the replay checks the range).
+    step = (
+        Step(f"backtest:run-{run_id}", rerun=True, sessions_only=False)
+        if run_id is not None
+        else Step("backtest", rerun=True)
+    )
+    return run_step(self, step, flow, as_of=end, waited=waited)

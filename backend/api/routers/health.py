@@ -20,6 +20,8 @@ from backend.core.settings import get_settings
 from backend.core.version import app_version
 from backend.db.engine import get_engine, session_factory
 from backend.ml import registry as ml_registry
+from backend.pipeline import runs as runs_service
+from backend.pipeline.schemas import PipelineRunRead
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -34,6 +36,10 @@ class ActiveModelRead(BaseModel):
     version: str
     as_of: date
     oos_score: float
+    trusted: bool = Field(
+        description="whether the model showed an out-of-sample edge; an untrusted model makes no signals"
+    )
+    untrusted_reasons: list[str] = Field(description="why it is not trusted (empty when it is)")
 
 
 class HealthRead(BaseModel):
@@ -41,7 +47,10 @@ class HealthRead(BaseModel):
     version: str
     database: CheckRead
     redis: CheckRead
-    active_model: ActiveModelRead | None
+    active_model: ActiveModelRead | None = Field(description="null before the first training")
+    last_runs: list[PipelineRunRead] = Field(
+        description="each pipeline step's newest run (prices, features, predictions, signals, monitor, ...)"
+    )
 
 
 async def _check_redis(request: Request) -> CheckRead:
@@ -66,6 +75,9 @@ async def health(request: Request) -> HealthRead | JSONResponse:
         async with session_factory(get_engine())() as session:
             await session.execute(select(1))
             model = await ml_registry.active_model(session=session)
+            last_runs = [
+                PipelineRunRead.model_validate(r) for r in await runs_service.last_per_task(session=session)
+            ]
     except (DBAPIError, OSError) as exc:
         log.warning("health: database unreachable: %s", exc)
         return error_response(
@@ -74,15 +86,23 @@ async def health(request: Request) -> HealthRead | JSONResponse:
             code="database_unavailable",
             details={"redis": redis.model_dump(), "version": app_version()},
         )
-    active = (
-        ActiveModelRead(version=model.version, as_of=model.as_of, oos_score=model.oos_score)
-        if model
-        else None
-    )
+    active = None
+    if model is not None:
+        reasons = (model.quality or {}).get("untrusted_reasons") or []
+        if not model.trusted and not reasons:
+            reasons = ["no edge test recorded for this model: retrain it (`tft-trader train`)"]
+        active = ActiveModelRead(
+            version=model.version,
+            as_of=model.as_of,
+            oos_score=model.oos_score,
+            trusted=bool(model.trusted),
+            untrusted_reasons=[] if model.trusted else [str(r) for r in reasons],
+        )
     return HealthRead(
         status="ok" if redis.ok else "degraded",
         version=app_version(),
         database=CheckRead(ok=True),
         redis=redis,
         active_model=active,
+        last_runs=last_runs,
     )
