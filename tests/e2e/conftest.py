@@ -5,10 +5,11 @@ Run them in their own pytest invocation (`uv run --no-sync pytest tests/e2e`): s
 pytest-asyncio tests collected after it in the same process. The dashboard must be built first
 (`npm ci && npm run build` in frontend/); `.ci/run` does both.
 
-The fixture database is what `tft-trader demo --no-serve` makes, in a temp SQLite file. The bundled sample's
-model is usually NOT trusted, so it would make no signals; the fixture runs the demo with
-`RISK__REQUIRE_TRUSTED_MODEL=false` (TEST DATA ONLY: an untrusted model's calls become signals so the Signals
-pages have something to show) and then one short backtest so the Models page has a run to show.
+The fixture database is what `tft-trader demo --no-serve` makes, in a temp SQLite file, plus one short
+backtest so the Models page has a run to show. The bundled sample's model is NOT trusted and calls HOLD with
+a negative EV everywhere, so the demo records no signal even with `RISK__REQUIRE_TRUSTED_MODEL=false`; the
+fixture then writes a few signals marked TEST DATA from the demo day's candidates (`seed_signals.py`) so the
+Signals pages, their filters and the detail view have rows.
 """
 
 from __future__ import annotations
@@ -102,12 +103,22 @@ def demo_db(demo_env: dict[str, str]) -> Path:
     started = time.perf_counter()
     _cli("demo", "--no-serve", env=demo_env, timeout=1200, log=log)
     _cli("backtest", *BACKTEST, env=demo_env, timeout=900, log=log)
+    with log.open("a") as out:  # TEST DATA: see seed_signals.py
+        subprocess.run(
+            [sys.executable, "-m", "tests.e2e.seed_signals"],
+            env=demo_env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=300,
+        )
     with log.open("a") as out:
         out.write(f"\nfixture took {time.perf_counter() - started:.0f} s\n")
     path = Path(demo_env["DATABASE_URL"].removeprefix("sqlite:///"))
     with sqlite3.connect(path) as db:
         signals = db.execute("select count(*) from trading_signals where status != 'rejected'").fetchone()[0]
-    assert signals > 0, "the demo (with the trust requirement off) made no signal: the Signals pages have no data"
+    assert signals > 0, "no signal in the fixture database: the Signals pages would have no data"
     return path
 
 

@@ -28,7 +28,7 @@ export default function TodayPage() {
   const positions = useData("positions", () => api<Page<Position>>("/portfolio/positions"));
   const asOf = summary.data?.as_of ?? null;
   const limit = Number(risk.data?.max_drawdown_pct ?? DEFAULT_DRAWDOWN_LIMIT);
-  const candDate = candidates.data?.items[0]?.trade_date ?? candidates.data?.trade_date ?? candidates.data?.date;
+  const candDate = candidates.data?.trade_date;
 
   return (
     <>
@@ -61,7 +61,17 @@ export default function TodayPage() {
                 : "This server has no /api/v1/candidates endpoint yet: `tft-trader signals candidates` lists them."
             }
           >
-            {(page) => <CandidatesTable rows={page.items} date={candDate} />}
+            {(page) => (
+              <>
+                {page.model_trusted === false && page.items.length > 0 && (
+                  <p className="mb-2 text-sm text-amber-700 dark:text-amber-300">
+                    The model that ranked these is not trusted: they are shown as evidence, not as trades
+                    {page.n_signals > 0 ? ` (${page.n_signals} became signals because the trust requirement is off)` : ""}.
+                  </p>
+                )}
+                <CandidatesTable rows={page.items} date={candDate} />
+              </>
+            )}
           </Async>
         </Card>
         <div className="grid gap-4 lg:grid-cols-2">

@@ -24,9 +24,9 @@ export default function ModelTrust() {
     >
       {(m) => {
         const own = modelTrust(m);
-        const h = health.data?.active_model;
-        const trusted = typeof h?.trusted === "boolean" ? h.trusted : own.trusted;
-        const reasons = own.reasons.length ? own.reasons : h?.trust_reason ? [String(h.trust_reason)] : [];
+        const h = health.data?.active_model?.version === m.version ? health.data.active_model : null;
+        const trusted = h ? h.trusted : own.trusted;
+        const reasons = h?.untrusted_reasons?.length ? h.untrusted_reasons : own.reasons;
         return (
           <div data-model-trust={trusted === null ? "unknown" : trusted ? "trusted" : "untrusted"}>
             <p className="flex flex-wrap items-center gap-2">

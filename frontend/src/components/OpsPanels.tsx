@@ -39,7 +39,7 @@ export function PipelineRuns({ limit = 8 }: { limit?: number }) {
                   <Td>{r.task}</Td>
                   <Td>{r.trading_date}</Td>
                   <Td>
-                    <Badge tone={r.status === "success" || r.status === "done" ? "green" : r.status === "failed" ? "red" : "slate"}>
+                    <Badge tone={r.status === "success" ? "green" : r.status === "failed" ? "red" : r.status === "running" ? "sky" : "slate"}>
                       {r.status}
                     </Badge>
                   </Td>
@@ -57,7 +57,7 @@ export function PipelineRuns({ limit = 8 }: { limit?: number }) {
 
 export function FailedDeliveries() {
   const state = useData("deliveries-failed", () =>
-    api<Page<Delivery>>("/notifications/deliveries?status=failed&limit=10"),
+    api<Page<Delivery>>("/notifications/deliveries?failed=true&limit=10"),
   );
   return (
     <Async

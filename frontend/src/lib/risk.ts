@@ -4,12 +4,9 @@ import { useData } from "./hooks";
 
 export type RiskSettings = Record<string, unknown> & { max_drawdown_pct?: number };
 
-/** The risk settings in force (`GET /api/v1/risk/settings`); null while loading or on an older server. */
+/** The risk settings in force (`GET /api/v1/settings/risk`); null while loading or on an older server. */
 export function useRiskSettings() {
-  return useData("risk/settings", async () => {
-    const r = await api<RiskSettings & { settings?: RiskSettings }>("/risk/settings");
-    return (r.settings ?? r) as RiskSettings;
-  }, false);
+  return useData("settings/risk", () => api<RiskSettings>("/settings/risk"), false);
 }
 
 export const DEFAULT_DRAWDOWN_LIMIT = 0.15;

@@ -38,7 +38,7 @@ export interface SignalDetail extends Signal {
 
 /** A ranked candidate of a session and why it is or is not a signal (`daily_candidates`). */
 export interface Candidate {
-  trade_date: string;
+  trade_date?: string;
   ticker: string;
   rank: number;
   call: string;
@@ -66,11 +66,12 @@ export interface Driver {
 
 export interface CandidatesPage {
   items: Candidate[];
-  next_cursor?: string | null;
-  trade_date?: string | null;
-  date?: string | null;
-  model_trusted?: boolean | null;
-  [k: string]: unknown;
+  next_cursor: string | null;
+  trade_date: string | null;
+  portfolio: string;
+  model_version: string | null;
+  model_trusted: boolean | null;
+  n_signals: number;
 }
 
 export interface PortfolioSummary {
@@ -240,9 +241,42 @@ export interface BacktestRun {
   finished_at: string | null;
 }
 
+export interface BookMetrics {
+  total_return: number | null;
+  cagr: number | null;
+  sharpe: number | null;
+  sortino: number | null;
+  calmar: number | null;
+  max_drawdown: number | null;
+  win_rate: number | null;
+  n_trades: number | null;
+  avg_trade_return: number | null;
+  profit_factor: number | null;
+  exposure: number | null;
+  end_equity: number | null;
+}
+
 export interface BacktestDetail extends BacktestRun {
   settings: Record<string, unknown>;
+  /** strategy, rsi_mean_reversion, macd_momentum (the rule baselines), buy_and_hold */
+  metrics: Record<string, BookMetrics>;
+  equity_curves: Record<string, { trade_date: string; equity: number }[]>;
+  caveats: string[];
   results: Record<string, unknown> | null;
+}
+
+export interface Attempt {
+  delivery_id: number;
+  subscription_id: number;
+  channel: string;
+  target: string;
+  event_type: string;
+  status: string;
+  attempts: number;
+  code: number | null;
+  reply: string | null;
+  error: string | null;
+  next_attempt_at: string | null;
 }
 
 export interface Health {
@@ -254,14 +288,10 @@ export interface Health {
     version: string;
     as_of: string;
     oos_score: number;
-    trusted?: boolean | null;
-    trust_reason?: string | null;
-    why?: string | null;
-    [k: string]: unknown;
+    trusted: boolean;
+    untrusted_reasons: string[];
   } | null;
-  pipeline?: unknown;
-  last_runs?: unknown;
-  [k: string]: unknown;
+  last_runs: PipelineRun[];
 }
 
 export interface PipelineRun {

@@ -5,10 +5,10 @@ import { Async } from "@/components/Async";
 import Reliability, { type Bin } from "@/components/Reliability";
 import { Badge, Card, Empty, ErrorBox, Loading, PageTitle, Table, Td, Th } from "@/components/ui";
 import { api, type Page } from "@/lib/api";
-import { etDateTime, num, pct, pnlClass, signedMoney } from "@/lib/format";
+import { etDateTime, money, num, pct, pnlClass } from "@/lib/format";
 import { useData } from "@/lib/hooks";
 import { findKey, modelTrust } from "@/lib/model";
-import type { BacktestDetail, BacktestRun, ModelDetail, ModelRow } from "@/lib/types";
+import type { BacktestDetail, BacktestRun, BookMetrics, ModelDetail, ModelRow } from "@/lib/types";
 import type { LineSpec } from "@/components/LineChart";
 
 const LineChart = dynamic(() => import("@/components/LineChart"), { ssr: false, loading: () => <Loading what="the chart" /> });
@@ -174,13 +174,16 @@ function Backtests() {
   );
 }
 
-const COLORS = ["#0ea5e9", "#f59e0b", "#10b981", "#a855f7", "#f43f5e"];
+const BOOKS: Record<string, [string, string]> = {
+  strategy: ["Strategy", "#0ea5e9"],
+  rsi_mean_reversion: ["RSI rule", "#f59e0b"],
+  macd_momentum: ["MACD rule", "#10b981"],
+  buy_and_hold: ["Buy-and-hold", "#a855f7"],
+};
+const EXTRA = ["#f43f5e", "#64748b"];
 
-function curve(v: unknown): { time: string; value: number }[] | null {
-  if (!Array.isArray(v)) return null;
-  return v
-    .map((p) => (Array.isArray(p) ? { time: String(p[0]), value: Number(p[1]) } : { time: String((p as Rec).date ?? (p as Rec).trade_date), value: Number((p as Rec).equity ?? (p as Rec).value) }))
-    .filter((p) => p.time && Number.isFinite(p.value));
+function bookName(k: string): string {
+  return BOOKS[k]?.[0] ?? k.replaceAll("_", " ");
 }
 
 function BacktestView({ id }: { id: number }) {
@@ -188,40 +191,33 @@ function BacktestView({ id }: { id: number }) {
   return (
     <Async state={state} what={`backtest ${id}`}>
       {(run) => {
-        const r = (run.results ?? {}) as Rec;
-        const baselines = (r.baselines ?? {}) as Record<string, Rec>;
-        const columns: [string, Rec][] = [
-          ["Strategy", (r.strategy ?? {}) as Rec],
-          ...Object.entries(baselines).map(([k, v]): [string, Rec] => [`${k.replaceAll("_", " ")} (rule)`, v]),
-          ["Buy-and-hold", (r.benchmark ?? r.buy_and_hold ?? {}) as Rec],
+        const order = (k: string) => (k in BOOKS ? Object.keys(BOOKS).indexOf(k) : 99);
+        const books = Object.keys(run.metrics).sort((a, b) => order(a) - order(b));
+        const lines: LineSpec[] = Object.entries(run.equity_curves)
+          .sort(([a], [b]) => order(a) - order(b))
+          .map(([k, pts], i) => ({
+            name: bookName(k),
+            color: BOOKS[k]?.[1] ?? EXTRA[i % EXTRA.length],
+            points: pts.map((p) => ({ time: p.trade_date, value: p.equity })),
+          }));
+        const rows: [keyof BookMetrics, string, (v: number | null) => string][] = [
+          ["total_return", "Total return", (v) => pct(v, 2, true)],
+          ["cagr", "CAGR", (v) => pct(v, 2, true)],
+          ["sharpe", "Sharpe", (v) => num(v)],
+          ["sortino", "Sortino", (v) => num(v)],
+          ["calmar", "Calmar", (v) => num(v)],
+          ["max_drawdown", "Max drawdown", (v) => pct(v)],
+          ["n_trades", "Trades", (v) => (v === null ? "—" : String(v))],
+          ["win_rate", "Win rate", (v) => pct(v)],
+          ["avg_trade_return", "Avg trade return", (v) => pct(v, 2, true)],
+          ["profit_factor", "Profit factor", (v) => num(v)],
+          ["exposure", "Exposure", (v) => pct(v)],
+          ["end_equity", "End equity", (v) => money(v, 0)],
         ];
-        const lines: LineSpec[] = [];
-        const strat = curve(r.equity_curve ?? (r.strategy as Rec | undefined)?.equity_curve);
-        if (strat) lines.push({ name: "Strategy", color: COLORS[0], points: strat });
-        Object.entries(baselines).forEach(([k, v], i) => {
-          const c = curve(v.equity_curve);
-          if (c) lines.push({ name: `${k} rule`, color: COLORS[1 + i], points: c });
-        });
-        const hold = curve((r.benchmark as Rec | undefined)?.equity_curve ?? r.buy_and_hold_curve ?? r.benchmark_curve);
-        if (hold) lines.push({ name: "Buy-and-hold", color: COLORS[3], points: hold });
-        const rows: [string, string, (v: unknown) => string][] = [
-          ["total_return", "Total return", (v) => pct(n(v), 2, true)],
-          ["cagr", "CAGR", (v) => pct(n(v), 2, true)],
-          ["sharpe", "Sharpe", (v) => num(n(v))],
-          ["sortino", "Sortino", (v) => num(n(v))],
-          ["calmar", "Calmar", (v) => num(n(v))],
-          ["max_drawdown", "Max drawdown", (v) => pct(n(v))],
-          ["n_trades", "Trades", (v) => String(n(v) ?? "—")],
-          ["win_rate", "Win rate", (v) => pct(n(v))],
-          ["profit_factor", "Profit factor", (v) => num(n(v))],
-          ["expectancy", "Expectancy / trade", (v) => signedMoney(n(v))],
-          ["exposure", "Exposure", (v) => pct(n(v))],
-        ];
-        const caveats = Array.isArray(r.caveats) ? (r.caveats as string[]) : [];
         return (
           <Card title={`Backtest ${run.id}: ${run.start_date} – ${run.end_date}`} id="backtest-detail">
-            {!run.results ? (
-              <Empty>This run has no results ({run.status}).</Empty>
+            {books.length === 0 ? (
+              <Empty>This run has no results ({run.status}{run.error ? `: ${run.error}` : ""}).</Empty>
             ) : (
               <div className="grid gap-4">
                 {lines.length > 0 ? (
@@ -230,20 +226,21 @@ function BacktestView({ id }: { id: number }) {
                   <Empty>No equity curve stored with this run.</Empty>
                 )}
                 <Table caption="Strategy, baselines and buy-and-hold side by side">
-                  <thead><tr><Th>Metric</Th>{columns.map(([name]) => <Th key={name} right>{name}</Th>)}</tr></thead>
+                  <thead><tr><Th>Metric</Th>{books.map((b) => <Th key={b} right>{bookName(b)}</Th>)}</tr></thead>
                   <tbody>
                     {rows.map(([k, label, f]) => (
                       <tr key={k}>
                         <Td>{label}</Td>
-                        {columns.map(([name, c]) => <Td key={name} right>{k in c ? f(c[k]) : "—"}</Td>)}
+                        {books.map((b) => <Td key={b} right className={k === "total_return" ? pnlClass(run.metrics[b][k]) : ""}>{f(run.metrics[b][k])}</Td>)}
                       </tr>
                     ))}
                   </tbody>
                 </Table>
-                {caveats.length > 0 && (
-                  <div>
+                <p className="text-xs text-slate-500">Buy-and-hold has no trades, so its trade metrics are blank. Settings: retrain every {run.retrain_every} sessions, {run.tickers.length || "all"} tickers.</p>
+                {run.caveats.length > 0 && (
+                  <div data-caveats>
                     <h3 className="text-sm font-medium">Caveats</h3>
-                    <ul className="list-disc pl-5 text-sm text-slate-600 dark:text-slate-400">{caveats.map((c) => <li key={c}>{c}</li>)}</ul>
+                    <ul className="list-disc pl-5 text-sm text-slate-600 dark:text-slate-400">{run.caveats.map((c) => <li key={c}>{c}</li>)}</ul>
                   </div>
                 )}
               </div>
@@ -277,7 +274,7 @@ function NewBacktest({ onStarted }: { onStarted: () => void }) {
           const list = tickers.split(/[\s,]+/).map((t) => t.trim().toUpperCase()).filter(Boolean);
           if (list.length) body.tickers = list;
           const r = await api<Rec>("/backtests", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-          setMsg(`Started backtest ${String(r.run_id ?? r.id ?? "")} on the workers; it appears above when it finishes.`);
+          setMsg(`Queued backtest ${String(r.run_id)} on the workers (task ${String(r.task_id)}); it appears above and finishes in the background.`);
           onStarted();
         } catch (e2) {
           setErr(e2);

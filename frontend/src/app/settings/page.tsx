@@ -7,7 +7,7 @@ import { restartLive } from "@/lib/events";
 import { etDateTime } from "@/lib/format";
 import { useData } from "@/lib/hooks";
 import { useRiskSettings } from "@/lib/risk";
-import type { Delivery, Subscription } from "@/lib/types";
+import type { Attempt, Delivery, Subscription } from "@/lib/types";
 
 export default function SettingsPage() {
   return (
@@ -88,8 +88,6 @@ function ApiKeyForm() {
   );
 }
 
-const EVENTS = ["signal.created", "signal.closed", "pipeline.failed", "candidates.digest"];
-
 function Subscriptions() {
   const subs = useData("subscriptions", () => api<Page<Subscription>>("/notifications/subscriptions?limit=100"));
   const [channel, setChannel] = useState<"email" | "webhook">("email");
@@ -130,11 +128,10 @@ function Subscriptions() {
     });
   const sendTest = (s: Subscription) =>
     act(async () => {
-      const r = await api<{ status?: string; error?: string | null; last_error?: string | null }>(
-        `/notifications/subscriptions/${s.id}/test`,
-        { method: "POST" },
-      );
-      return `Test to ${s.target}: ${r?.status ?? "sent"}${r?.error || r?.last_error ? ` (${r.error ?? r.last_error})` : ""}`;
+      const attempts = await api<Attempt[]>(`/notifications/subscriptions/${s.id}/test`, { method: "POST" });
+      const a = attempts[0];
+      if (!a) return `Test to ${s.target}: nothing was sent.`;
+      return `Test to ${a.target}: ${a.status}${a.error ? ` (${a.error})` : a.code ? ` (${a.code})` : ""}.`;
     });
 
   return (
@@ -198,7 +195,7 @@ function Subscriptions() {
         </label>
         <button type="submit" disabled={busy} className="rounded bg-sky-700 px-3 py-1 text-white disabled:opacity-50">Add</button>
       </form>
-      <p className="text-xs text-slate-500">Events: {EVENTS.join(", ")}. Writes need a write key (above).</p>
+      <p className="text-xs text-slate-500">A new subscription gets every event: new signals, closed trades, the daily candidates digest, halts, pipeline failures and a model losing its trust. Writes need a write key (above).</p>
       {message && <p role="status" className="break-all">{message}</p>}
       {error !== null && (error instanceof ApiError || error instanceof Error) && <ErrorBox error={error} />}
     </div>
@@ -206,7 +203,7 @@ function Subscriptions() {
 }
 
 function Deliveries() {
-  const state = useData("deliveries-failed-all", () => api<Page<Delivery>>("/notifications/deliveries?status=failed&limit=50"));
+  const state = useData("deliveries-failed-all", () => api<Page<Delivery>>("/notifications/deliveries?failed=true&limit=50"));
   return (
     <Async state={state} what="deliveries" missing="This server has no deliveries endpoint yet: `tft-trader notify deliveries --failed`.">
       {(p) =>
@@ -240,7 +237,7 @@ const PERCENT_KEYS = /pct$|_pct_|confidence|probability|score$/;
 function RiskSettingsView() {
   const risk = useRiskSettings();
   return (
-    <Async state={risk} what="risk settings" missing="This server has no /api/v1/risk/settings endpoint yet: `tft-trader config show` prints them.">
+    <Async state={risk} what="risk settings" missing="This server has no /api/v1/settings/risk endpoint yet: update TFT Trader.">
       {(r) => (
         <dl className="grid grid-cols-1 gap-x-6 gap-y-1 text-sm sm:grid-cols-2 lg:grid-cols-3" data-risk-settings>
           {Object.entries(r)

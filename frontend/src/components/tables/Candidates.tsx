@@ -39,7 +39,7 @@ export default function CandidatesTable({ rows, date }: { rows: Candidate[]; dat
       </thead>
       <tbody>
         {rows.map((c) => (
-          <tr key={`${c.trade_date}-${c.ticker}`} data-candidate={c.ticker}>
+          <tr key={c.ticker} data-candidate={c.ticker}>
             <Td right>{c.rank}</Td>
             <Td>
               <TickerLink symbol={c.ticker} />
