@@ -96,13 +96,22 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_db(demo_env: dict[str, str]) -> Path:
-    """The demo's database, plus one short backtest."""
+    """The demo's database, plus one short backtest.
+
+    `E2E_DEMO_DB=/path/file.db` (for working on the tests): reuse that file when it exists, else build it
+    and keep a copy there. CI leaves it unset and builds from scratch.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / "fixture.log"
     log.write_text("")
     started = time.perf_counter()
-    _cli("demo", "--no-serve", env=demo_env, timeout=1200, log=log)
-    _cli("backtest", *BACKTEST, env=demo_env, timeout=900, log=log)
+    path = Path(demo_env["DATABASE_URL"].removeprefix("sqlite:///"))
+    keep = Path(os.environ["E2E_DEMO_DB"]) if os.environ.get("E2E_DEMO_DB") else None
+    if keep is not None and keep.is_file():
+        shutil.copyfile(keep, path)
+    else:
+        _cli("demo", "--no-serve", env=demo_env, timeout=1200, log=log)
+        _cli("backtest", *BACKTEST, env=demo_env, timeout=900, log=log)
     with log.open("a") as out:  # TEST DATA: see seed_signals.py
         subprocess.run(
             [sys.executable, "-m", "tests.e2e.seed_signals"],
@@ -115,7 +124,8 @@ def demo_db(demo_env: dict[str, str]) -> Path:
         )
     with log.open("a") as out:
         out.write(f"\nfixture took {time.perf_counter() - started:.0f} s\n")
-    path = Path(demo_env["DATABASE_URL"].removeprefix("sqlite:///"))
+    if keep is not None and not keep.is_file():
+        shutil.copyfile(path, keep)
     with sqlite3.connect(path) as db:
         signals = db.execute("select count(*) from trading_signals where status != 'rejected'").fetchone()[0]
     assert signals > 0, "no signal in the fixture database: the Signals pages would have no data"

@@ -12,12 +12,10 @@ import Trending from "@/components/Trending";
 import { Card, Empty, Loading, PageTitle } from "@/components/ui";
 import { api, type Page } from "@/lib/api";
 import { useData } from "@/lib/hooks";
-import { DEFAULT_DRAWDOWN_LIMIT, useRiskSettings } from "@/lib/risk";
 import type { CandidatesPage, PortfolioSummary as Summary, Position, Signal } from "@/lib/types";
 
 export default function TodayPage() {
   const summary = useData("portfolio", () => api<Summary>("/portfolio"));
-  const risk = useRiskSettings();
   const [date, setDate] = useState("");
   const candidates = useData(`candidates-${date}`, () =>
     api<CandidatesPage>(`/candidates${date ? `?date=${date}` : ""}`),
@@ -27,13 +25,12 @@ export default function TodayPage() {
   );
   const positions = useData("positions", () => api<Page<Position>>("/portfolio/positions"));
   const asOf = summary.data?.as_of ?? null;
-  const limit = Number(risk.data?.max_drawdown_pct ?? DEFAULT_DRAWDOWN_LIMIT);
   const candDate = candidates.data?.trade_date;
 
   return (
     <>
       <PageTitle sub={asOf ? `Last session ${asOf} (ET close)` : "No session processed yet"}>Today</PageTitle>
-      <div className="grid gap-4">
+      <div className="grid grid-cols-1 gap-4">
         <Card title="Model" id="model">
           <ModelTrust />
         </Card>
@@ -74,7 +71,7 @@ export default function TodayPage() {
             )}
           </Async>
         </Card>
-        <div className="grid gap-4 lg:grid-cols-2">
+        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card
             title="Active signals"
             id="active-signals"
@@ -115,10 +112,10 @@ export default function TodayPage() {
             what="the portfolio"
             missing="No paper portfolio yet: it is created by the first pipeline run (`tft-trader pipeline run`)."
           >
-            {(s) => <PortfolioSummary s={s} limit={limit} />}
+            {(s) => <PortfolioSummary s={s} />}
           </Async>
         </Card>
-        <div className="grid gap-4 lg:grid-cols-2">
+        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card title="Trending on Reddit" id="trending">
             {summary.loading ? <Loading what="trending tickers" /> : <Trending asOf={asOf} />}
           </Card>

@@ -3,7 +3,9 @@ import type { PortfolioSummary as Summary } from "@/lib/types";
 import { money, pct, pnlClass, signedMoney } from "@/lib/format";
 import { Badge, Stat } from "./ui";
 
-export default function PortfolioSummary({ s, limit }: { s: Summary; limit: number }) {
+export default function PortfolioSummary({ s }: { s: Summary }) {
+  // `max_drawdown` is the halt limit in force (risk.max_drawdown_pct), not the worst drawdown seen.
+  const limit = s.max_drawdown;
   const used = limit > 0 ? Math.min(1, s.drawdown / limit) : 0;
   return (
     <div>
@@ -23,7 +25,7 @@ export default function PortfolioSummary({ s, limit }: { s: Summary; limit: numb
       <div className="mt-4">
         <div className="flex flex-wrap items-center justify-between gap-2 text-sm">
           <span>
-            Drawdown {pct(s.drawdown)} of the {pct(limit, 0)} halt limit (worst {pct(s.max_drawdown)})
+            Drawdown {pct(s.drawdown)} of the {pct(limit, 0)} halt limit
           </span>
           {s.kill_switch ? (
             <Badge tone="red">kill switch ON{s.kill_switch_reason ? `: ${s.kill_switch_reason}` : ""}</Badge>

@@ -17,7 +17,7 @@ export function Card({
   return (
     <section
       aria-labelledby={headingId}
-      className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900"
+      className="min-w-0 rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900"
       data-card={id}
     >
       {(title || actions) && (
@@ -127,7 +127,7 @@ export function TickerLink({ symbol }: { symbol: string }) {
 /** A horizontally scrollable table so wide tables stay usable at phone width. */
 export function Table({ children, caption }: { children: ReactNode; caption: string }) {
   return (
-    <div className="-mx-4 overflow-x-auto px-4" tabIndex={0} role="region" aria-label={caption}>
+    <div className="relative -mx-4 overflow-x-auto px-4" tabIndex={0} role="region" aria-label={caption}>
       <table className="w-full min-w-max border-collapse text-sm">
         <caption className="sr-only">{caption}</caption>
         {children}

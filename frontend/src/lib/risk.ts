@@ -8,5 +8,3 @@ export type RiskSettings = Record<string, unknown> & { max_drawdown_pct?: number
 export function useRiskSettings() {
   return useData("settings/risk", () => api<RiskSettings>("/settings/risk"), false);
 }
-
-export const DEFAULT_DRAWDOWN_LIMIT = 0.15;

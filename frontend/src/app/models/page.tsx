@@ -23,7 +23,7 @@ export default function ModelsPage() {
   return (
     <>
       <PageTitle sub="Model versions with their out-of-sample evidence, and historical replays">Models and backtests</PageTitle>
-      <div className="grid gap-4">
+      <div className="grid grid-cols-1 gap-4">
         <Card title="Model versions" id="models">
           <Async state={models} what="models">
             {(p) =>
@@ -80,7 +80,7 @@ function ModelDetailView({ version }: { version: string }) {
             ["macd_rule", "MACD rule (baseline)"],
           ];
           return (
-            <div className="grid gap-4 lg:grid-cols-2">
+            <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
               <div className="space-y-3 text-sm">
                 <p>
                   {trust.trusted ? (
@@ -219,7 +219,7 @@ function BacktestView({ id }: { id: number }) {
             {books.length === 0 ? (
               <Empty>This run has no results ({run.status}{run.error ? `: ${run.error}` : ""}).</Empty>
             ) : (
-              <div className="grid gap-4">
+              <div className="grid grid-cols-1 gap-4">
                 {lines.length > 0 ? (
                   <LineChart lines={lines} height={300} label="Equity curves of the strategy, the rule baselines and buy-and-hold" />
                 ) : (

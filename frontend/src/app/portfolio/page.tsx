@@ -9,7 +9,6 @@ import TradesTable from "@/components/tables/Trades";
 import { Card, Empty, Loading, PageTitle } from "@/components/ui";
 import { api, apiAll, type Page } from "@/lib/api";
 import { isNotFound, useData } from "@/lib/hooks";
-import { DEFAULT_DRAWDOWN_LIMIT, useRiskSettings } from "@/lib/risk";
 import type { EquityPoint, Metrics, PortfolioSummary as Summary, Position, PriceBar, Trade } from "@/lib/types";
 
 const LineChart = dynamic(() => import("@/components/LineChart"), { ssr: false, loading: () => <Loading what="the chart" /> });
@@ -18,7 +17,6 @@ const NO_PORTFOLIO = "No paper portfolio yet: the first pipeline run creates it 
 
 export default function PortfolioPage() {
   const summary = useData("portfolio", () => api<Summary>("/portfolio"));
-  const risk = useRiskSettings();
   const equity = useData("equity", () => apiAll<EquityPoint>("/portfolio/equity"));
   const metrics = useData("metrics", () => api<Metrics>("/portfolio/metrics"));
   const positions = useData("positions", () => api<Page<Position>>("/portfolio/positions"));
@@ -34,7 +32,6 @@ export default function PortfolioPage() {
       throw e;
     }
   });
-  const limit = Number(risk.data?.max_drawdown_pct ?? DEFAULT_DRAWDOWN_LIMIT);
 
   const lines = useMemo(() => {
     const pts = equity.data ?? [];
@@ -60,13 +57,13 @@ export default function PortfolioPage() {
       <PageTitle sub="The live paper portfolio: fills at the next open after a signal, after slippage and commissions">
         Portfolio
       </PageTitle>
-      <div className="grid gap-4">
+      <div className="grid grid-cols-1 gap-4">
         <Card title="Summary" id="summary">
           <Async state={summary} what="the portfolio" missing={NO_PORTFOLIO}>
-            {(s) => <PortfolioSummary s={s} limit={limit} />}
+            {(s) => <PortfolioSummary s={s} />}
           </Async>
         </Card>
-        <div className="grid gap-4 lg:grid-cols-2">
+        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card title="Equity against buy-and-hold" id="equity">
             <Async state={equity} what="the equity curve" missing={NO_PORTFOLIO}>
               {() =>
@@ -111,7 +108,7 @@ export default function PortfolioPage() {
             {(p) => (p.items.length ? <PositionsTable rows={p.items} /> : <Empty>No open position.</Empty>)}
           </Async>
         </Card>
-        <div className="grid gap-4 lg:grid-cols-2">
+        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card title="P&L by exit reason" id="by-reason">
             <Async state={metrics} what="P&L by exit reason" missing={NO_PORTFOLIO}>
               {(m) => {

@@ -13,7 +13,7 @@ export default function SettingsPage() {
   return (
     <>
       <PageTitle sub="Your API key, notification subscriptions and the risk settings in force">Settings</PageTitle>
-      <div className="grid gap-4">
+      <div className="grid grid-cols-1 gap-4">
         <Card title="API key" id="api-key">
           <ApiKeyForm />
         </Card>

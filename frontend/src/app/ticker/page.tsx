@@ -147,7 +147,7 @@ function TickerView({ symbol }: { symbol: string }) {
           <PageTitle sub={[t.name, t.sector, t.industry, t.exchange].filter(Boolean).join(" · ")}>
             {t.symbol} {t.watchlist && <Badge tone="sky">watchlist</Badge>}
           </PageTitle>
-          <div className="grid gap-4">
+          <div className="grid grid-cols-1 gap-4">
             <Card title="Price" id="price">
               {t.latest_bar ? (
                 <dl className="mb-3 grid grid-cols-2 gap-4 sm:grid-cols-5">
@@ -179,7 +179,7 @@ function TickerView({ symbol }: { symbol: string }) {
               <Async state={sentiment} what="sentiment">
                 {() =>
                   sentimentLines ? (
-                    <div className="grid gap-4 lg:grid-cols-2">
+                    <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
                       <LineChart lines={sentimentLines.mentions} height={180} label={`Daily Reddit mentions of ${symbol}`} />
                       <LineChart lines={sentimentLines.score} height={180} label={`Reddit sentiment score of ${symbol}`} />
                     </div>

@@ -42,7 +42,7 @@ function SignalView({ s }: { s: SignalDetail }) {
       <PageTitle sub={`${s.signal} call on the ${s.trade_date} close (ET) · generated ${etDateTime(s.generated_at)}`}>
         <TickerLink symbol={s.ticker} /> signal #{s.id} <StatusBadge status={s.status} />
       </PageTitle>
-      <div className="grid gap-4">
+      <div className="grid grid-cols-1 gap-4">
         <Card title="The trade" id="trade">
           <dl className="grid grid-cols-2 gap-4 sm:grid-cols-4 lg:grid-cols-6">
             <Stat label="Confidence (P win)" value={pct(s.confidence)} />
@@ -59,7 +59,7 @@ function SignalView({ s }: { s: SignalDetail }) {
             <Stat label="Model" value={<span className="font-mono text-sm">{s.model_version ?? "—"}</span>} />
           </dl>
         </Card>
-        <div className="grid gap-4 lg:grid-cols-2">
+        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card title="Why the model made the call" id="explanation">
             {ex.text && <p className="mb-2" data-explanation>{ex.text}</p>}
             {ex.probabilities && (
