@@ -83,10 +83,11 @@ export default function PriceChart({ bars, markers }: { bars: PriceBar[]; marker
       line("#0ea5e9", "macd", "MACD", 2);
       line("#f59e0b", "macd_signal", "signal", 2);
 
+      // Share of the height per pane: candles and volume, RSI, MACD.
       const panes = chart.panes();
-      panes[0]?.setHeight(380);
-      panes[1]?.setHeight(110);
-      panes[2]?.setHeight(130);
+      panes[0]?.setStretchFactor(0.6);
+      panes[1]?.setStretchFactor(0.18);
+      panes[2]?.setStretchFactor(0.22);
 
       const known = new Set(bars.map((b) => b.trade_date));
       lc.createSeriesMarkers(
