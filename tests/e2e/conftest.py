@@ -65,7 +65,9 @@ def _cli(*args: str, env: dict[str, str], timeout: float, log: Path) -> None:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: `apt-get install -y chromium` (Playwright cannot download one)")
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: `apt-get install -y chromium` (Playwright cannot download one)"
+        )
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
@@ -82,9 +84,10 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ENVIRONMENT="test",
         # TEST DATA ONLY: the sample's model is not trusted; let its calls become signals anyway.
         RISK__REQUIRE_TRUSTED_MODEL="false",
-        # Keep the LSTM member cheap: the tests look at the pages, not at the model's quality.
-        ML__LSTM_EPOCHS="1",
-        ML__LSTM_MAX_TRAIN_SAMPLES="2000",
+        # Small models (no LSTM, 20 trees) keep the fixture fast: the tests look at the pages, not the model.
+        ML__WEIGHT_LSTM="0",
+        ML__XGB_N_ESTIMATORS="20",
+        ML__LGBM_N_ESTIMATORS="20",
         API__PUBLIC_READ="true",
         API__ANONYMOUS_RATE_LIMIT_PER_MINUTE="100000",
         API__RATE_LIMIT_PER_MINUTE="100000",

@@ -4,7 +4,8 @@ The bundled sample's model is not trusted and calls every ticker HOLD with a neg
 with the trust requirement off) records no signal, and the Signals pages would only show their empty state.
 This writes a few signals into the live portfolio through the same service the pipeline uses
 (`portfolio.service.save_signals`), priced from the candidates' own entry / stop / target: two approved
-(pending), one closed at its target, one rejected by the risk manager. Run: `python -m tests.e2e.seed_signals`.
+(pending), one closed at its target, one rejected by the risk manager.
+Run: `python -m tests.e2e.seed_signals`.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ async def seed() -> int:
                     sentiment_trend=0.02,
                     model_version=c.model_version,
                     explanation={
-                        "text": f"BUY with confidence {c.confidence:.2f} (TEST DATA seeded for the browser tests)",
+                        "text": f"BUY with confidence {c.confidence:.2f} (TEST DATA for the browser tests)",
                         "probabilities": {"BUY": c.confidence, "HOLD": 0.3, "SELL": 0.7 - c.confidence},
                         "contributions": c.drivers,
                     },
@@ -69,7 +70,9 @@ async def seed() -> int:
                     return_pct=target / entry - 1 if status == "closed" else None,
                 )
             )
-        return await portfolio_service.save_signals(session=session, portfolio_id=portfolio.id, records=records)
+        return await portfolio_service.save_signals(
+            session=session, portfolio_id=portfolio.id, records=records
+        )
 
 
 if __name__ == "__main__":

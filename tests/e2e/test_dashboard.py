@@ -80,7 +80,9 @@ def test_today_shows_candidates_with_reasons(page: Page, errors: list[str]) -> N
     # Trending from the synthetic feed, labelled as such.
     expect(page.locator("[data-card=trending]")).to_contain_text("synthetic Reddit data")
     # Pipeline runs are recorded by the worker's tasks; the demo runs the chain in-process, so none may exist.
-    expect(page.locator("[data-card=runs]")).to_contain_text(re.compile("No pipeline run recorded|Trading date"))
+    expect(page.locator("[data-card=runs]")).to_contain_text(
+        re.compile("No pipeline run recorded|Trading date")
+    )
     expect(page.locator("[data-card=failed-notifications]")).to_contain_text("No failed notification")
     shot(page, "today")
 
@@ -116,7 +118,9 @@ def test_signals_filters(page: Page, errors: list[str]) -> None:
 
 def test_signal_detail_explains_the_call(page: Page, errors: list[str]) -> None:
     page.goto("/signals/?")
-    page.locator("[data-card=signals] [data-signal]").first.get_by_role("link", name=re.compile("Why")).click()
+    page.locator("[data-card=signals] [data-signal]").first.get_by_role(
+        "link", name=re.compile("Why")
+    ).click()
     expect(page).to_have_url(re.compile(r"/signals/detail/\?id=\d+"))
     explanation = page.locator("[data-explanation]")
     expect(explanation).to_contain_text("confidence")

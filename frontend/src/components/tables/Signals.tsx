@@ -19,6 +19,8 @@ export function ageDays(s: Signal, asOf: string | null | undefined): number | nu
 }
 
 export default function SignalsTable({ rows, asOf }: { rows: Signal[]; asOf?: string | null }) {
+  // The signal list does not carry the expected value on every server; show the column when it does.
+  const hasEV = rows.some((s) => s.expected_value !== undefined && s.expected_value !== null);
   return (
     <Table caption="Signals">
       <thead>
@@ -27,7 +29,7 @@ export default function SignalsTable({ rows, asOf }: { rows: Signal[]; asOf?: st
           <Th>Ticker</Th>
           <Th>Status</Th>
           <Th right>Confidence</Th>
-          <Th right>EV</Th>
+          {hasEV && <Th right>EV</Th>}
           <Th right>Entry</Th>
           <Th right>Target</Th>
           <Th right>Stop</Th>
@@ -50,7 +52,7 @@ export default function SignalsTable({ rows, asOf }: { rows: Signal[]; asOf?: st
               <StatusBadge status={s.status} />
             </Td>
             <Td right>{pct(s.confidence)}</Td>
-            <Td right>{pct(s.expected_value, 2, true)}</Td>
+            {hasEV && <Td right>{pct(s.expected_value, 2, true)}</Td>}
             <Td right>{money(s.fill_price ?? s.entry_price)}</Td>
             <Td right>{money(s.target_price)}</Td>
             <Td right>{money(s.stop_price)}</Td>
