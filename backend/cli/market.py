@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from backend.cli.common import check_range, console, err, fail, parse_date, progress_bar, run, safe_url
+from backend.cli.common import console, err, fail, parse_date, progress_bar, run, safe_url
 
 if TYPE_CHECKING:
     from backend.db.upsert import UpsertResult
@@ -184,19 +183,19 @@ def prices_fetch(
     ] = None,
 ) -> None:
     """Download daily bars from Yahoo Finance and store them with indicators."""
-    from backend.core.settings import get_settings
+    from backend.core.errors import ValidationFailed
     from backend.market.symbols import normalize_symbols
     from backend.market.yahoo import YahooProvider
     from backend.pipeline import prices as prices_pipeline
 
+    try:
+        first, last = prices_pipeline.history_window(
+            start=parse_date(start, "--start"), end=parse_date(end, "--end")
+        )
+    except ValidationFailed as exc:
+        raise fail(str(exc)) from None
     # The same selection the scheduled after-close fetch uses (backend/pipeline/prices.py).
     symbols = normalize_symbols(tickers) if tickers else run(prices_pipeline.universe)
-    first = parse_date(start, "--start") or date.today() - timedelta(
-        days=get_settings().market.default_history_days
-    )
-    last = parse_date(end, "--end")
-    if last:
-        check_range(first, last)
     batch = YahooProvider().fetch(symbols, first, last)
     result = _ingest(batch, "watchlist")
     _report(batch, result)

@@ -16,6 +16,7 @@ from datetime import datetime
 from backend.core.calendar import utcnow
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
+from backend.events import bus
 from backend.notify import email as email_channel
 from backend.notify import outbox
 from backend.notify import webhooks as webhook_channel
@@ -71,7 +72,9 @@ async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> Attem
     if not claimed.active:
         async with transaction() as session:
             await outbox.mark_disabled(session=session, claimed=claimed, now=now)
-        return _outcome(claimed, "disabled", SendResult("failed", error="subscription disabled"), None)
+        outcome = _outcome(claimed, "disabled", SendResult("failed", error="subscription disabled"), None)
+        await _publish_failure(outcome)
+        return outcome
     budget = get_settings().notify.claim_seconds / 2
     try:
         # Whatever the channel's own timeouts (SMTP's are per command), the attempt ends well inside the
@@ -95,7 +98,27 @@ async def deliver_one(delivery_id: int, *, now: datetime | None = None) -> Attem
         "delivery %d (%s %s -> subscription %d): %s %s", delivery_id, claimed.event_type, claimed.channel,
         claimed.subscription_id, status, result.error or result.reply or "",
     )  # fmt: skip
-    return _outcome(claimed, status, result, next_at)
+    outcome = _outcome(claimed, status, result, next_at)
+    if status in ("failed", "disabled"):
+        await _publish_failure(outcome)
+    return outcome
+
+
+async def _publish_failure(outcome: AttemptOutcome) -> None:
+    """A delivery that gave up, on the live event bus; the subscription's id, never its target (a webhook
+    URL may carry a token)."""
+    await bus.publish(
+        bus.NOTIFICATION_FAILED,
+        {
+            "delivery_id": outcome.delivery_id,
+            "subscription_id": outcome.subscription_id,
+            "channel": outcome.channel,
+            "event_type": outcome.event_type,
+            "status": outcome.status,
+            "code": outcome.code,
+            "error": outcome.error,
+        },
+    )
 
 
 async def send(claimed: ClaimedDelivery) -> SendResult:

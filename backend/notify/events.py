@@ -20,7 +20,7 @@ from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
 from backend.notify.models import NotificationEvent
 from backend.portfolio.ledger import TradeRecord
-from backend.signals.schemas import SignalRecord
+from backend.portfolio.positions import SignalRecord
 
 if TYPE_CHECKING:
     from backend.signals.candidates import CandidateRow

@@ -265,6 +265,7 @@ async def make_signals(
             session=session, book=book, sessions=sessions, report=report, candidates=candidates
         )
         await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
+    await notifications.publish_day(sessions, report)
     return SignalsStep(sessions, report, candidates)
 
 
@@ -324,6 +325,7 @@ async def monitor(
         if reports:
             await notifications.record_sessions(session=session, book=book, sessions=reports)
             await portfolio_service.save_book(session=session, portfolio=portfolio, book=book, since=since)
+    await notifications.publish_sessions(reports)
     return [r for r in reports if not r.intraday or r.closed]
 
 

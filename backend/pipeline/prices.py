@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from backend.core.errors import DataSourceError
+from backend.core.errors import DataSourceError, ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.engine import transaction
 from backend.market import service as market_service
@@ -35,6 +35,17 @@ def provider() -> PriceProvider:
     from backend.market.yahoo import YahooProvider  # yfinance is heavy: only where it is used
 
     return YahooProvider()
+
+
+def history_window(
+    *, start: date | None, end: date | None, today: date | None = None
+) -> tuple[date, date | None]:
+    """The range a history fetch asks for: `start` (default `MARKET__DEFAULT_HISTORY_DAYS` before today) to
+    `end` (None: up to the provider's last settled session, which also caps any later end)."""
+    first = start or (today or date.today()) - timedelta(days=get_settings().market.default_history_days)
+    if end is not None and end < first:
+        raise ValidationFailed(f"--end {end} is before --start {first}")
+    return first, end
 
 
 async def universe() -> list[str]:

@@ -13,9 +13,9 @@ from datetime import date
 
 from backend.core.settings import RiskSettings
 from backend.portfolio.ledger import Ledger
+from backend.portfolio.positions import SignalRecord
 from backend.risk.manager import reset_kill_switch, update_kill_switch
 from backend.risk.schemas import PortfolioState
-from backend.signals.schemas import SignalRecord
 
 
 @dataclass

@@ -26,9 +26,9 @@ import pandas as pd
 from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings, get_settings
 from backend.portfolio.metrics import ClosedTrade
+from backend.portfolio.positions import STOP_EXIT_REASONS, OpenPosition
 from backend.risk.schemas import PortfolioState, Position, StopEvent
 from backend.risk.sizing import whole_shares
-from backend.signals.exits import STOP_EXIT_REASONS, OpenPosition
 
 
 @dataclass(frozen=True, slots=True)

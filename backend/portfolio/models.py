@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -102,3 +103,46 @@ class EquitySnapshotRow(Base):
     equity: Mapped[float] = mapped_column(Float)
     n_positions: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class TradingSignal(TimestampMixin, Base):
+    __tablename__ = "trading_signals"
+    __table_args__ = (
+        UniqueConstraint("portfolio_id", "ticker", "trade_date"),
+        Index("ix_trading_signals_portfolio_id_status", "portfolio_id", "status"),
+        Index("ix_trading_signals_trade_date", "trade_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    ticker: Mapped[str] = mapped_column(String(10))
+    trade_date: Mapped[date] = mapped_column(Date)
+    signal: Mapped[str] = mapped_column(String(4))
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10))  # pending, active, closed, expired, rejected
+    entry_price: Mapped[float] = mapped_column(Float)
+    stop_price: Mapped[float | None] = mapped_column(Float)
+    target_price: Mapped[float | None] = mapped_column(Float)
+    stop_pct: Mapped[float | None] = mapped_column(Float)
+    target_pct: Mapped[float | None] = mapped_column(Float)
+    risk_reward: Mapped[float | None] = mapped_column(Float)
+    position_size_pct: Mapped[float] = mapped_column(Float)
+    shares: Mapped[int] = mapped_column(Integer)
+    sector: Mapped[str | None] = mapped_column(String(80))
+    rsi: Mapped[float | None] = mapped_column(Float)
+    macd: Mapped[float | None] = mapped_column(Float)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    sentiment_trend: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    messages: Mapped[list[str]] = mapped_column(JSON)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fill_price: Mapped[float | None] = mapped_column(Float)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    exit_price: Mapped[float | None] = mapped_column(Float)
+    exit_reason: Mapped[str | None] = mapped_column(String(20))
+    pnl: Mapped[float | None] = mapped_column(Float)
+    return_pct: Mapped[float | None] = mapped_column(Float)

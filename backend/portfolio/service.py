@@ -30,10 +30,10 @@ from backend.portfolio.models import (
     Portfolio,
     PositionRow,
     TradeRow,
+    TradingSignal,
 )
+from backend.portfolio.positions import OPEN_STATUSES, SignalRecord
 from backend.portfolio.schemas import PendingEntryRead, PortfolioRead, PortfolioSummaryRead, PositionRead
-from backend.signals.models import TradingSignal
-from backend.signals.schemas import OPEN_STATUSES, SignalRecord
 
 SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 # Rows per statement: well under PostgreSQL's 32,767 bind parameters with ~35 columns a row.

@@ -31,16 +31,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Literal
 
 from backend.core.calendar import trading_days
 from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings
 
-ExitReason = Literal["target", "stop_loss", "signal_flip", "time_decay", "trailing_stop"]
-EXIT_REASONS: tuple[ExitReason, ...] = ("target", "stop_loss", "signal_flip", "time_decay", "trailing_stop")
-# Exits that count as stop-outs for the risk manager's cooldown and stop pause.
-STOP_EXIT_REASONS: frozenset[ExitReason] = frozenset({"stop_loss", "trailing_stop"})
+# A holding as the exit rules see it, and the exit reasons, live with the portfolio's positions (the ledger
+# books them); re-exported here for the exit rules' callers.
+from backend.portfolio.positions import EXIT_REASONS, STOP_EXIT_REASONS, ExitReason, OpenPosition
+
+__all__ = [
+    "EXIT_REASONS",
+    "STOP_EXIT_REASONS",
+    "Bar",
+    "Exit",
+    "ExitReason",
+    "OpenPosition",
+    "check_exit",
+    "effective_stop",
+    "sessions_between",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,24 +67,6 @@ class Bar:
     def complete(self) -> bool:
         """True when all four prices are finite and positive, i.e. the bar can trigger and fill an exit."""
         return all(math.isfinite(p) and p > 0 for p in (self.open, self.high, self.low, self.close))
-
-
-@dataclass(frozen=True, slots=True)
-class OpenPosition:
-    """A held position as the exit rules see it.
-
-    `stop_price` is the initial stop and never moves; a trailing stop is derived from `highest_close`, the
-    highest close from the entry day up to the PREVIOUS session (update it with `record_close` after a bar
-    has been checked, so a bar never raises its own stop).
-    """
-
-    ticker: str
-    shares: int
-    entry_price: float
-    entry_date: date
-    stop_price: float
-    target_price: float
-    highest_close: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,55 +8,24 @@ reasons, so "why no signal on X?" has an answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SignalStatus = Literal["pending", "active", "closed", "expired", "rejected"]
-OPEN_STATUSES: tuple[SignalStatus, ...] = ("pending", "active")
+# The book's record of a signal lives with the portfolio (which stores it); re-exported for the signal code.
+from backend.portfolio.positions import OPEN_STATUSES, SignalRecord, SignalStatus
 
-
-@dataclass(slots=True)
-class SignalRecord:
-    """A row of `trading_signals`. Prices are the reference close's until the fill re-anchors them."""
-
-    ticker: str
-    trade_date: date
-    signal: str
-    confidence: float
-    status: SignalStatus
-    entry_price: float
-    generated_at: datetime
-    expires_at: datetime
-    stop_price: float | None = None
-    target_price: float | None = None
-    stop_pct: float | None = None
-    target_pct: float | None = None
-    risk_reward: float | None = None
-    position_size_pct: float = 0.0
-    shares: int = 0
-    sector: str | None = None
-    rsi: float | None = None
-    macd: float | None = None
-    sentiment: float | None = None
-    sentiment_trend: float | None = None
-    model_version: str | None = None
-    explanation: dict[str, Any] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    fill_price: float | None = None
-    filled_at: datetime | None = None
-    closed_at: datetime | None = None
-    exit_price: float | None = None
-    exit_reason: str | None = None
-    pnl: float | None = None
-    return_pct: float | None = None
-
-    @property
-    def key(self) -> tuple[str, date]:
-        return self.ticker, self.trade_date
+__all__ = [
+    "OPEN_STATUSES",
+    "CandidateRead",
+    "CandidatesRead",
+    "RiskDecisionRead",
+    "SignalDetailRead",
+    "SignalRead",
+    "SignalRecord",
+    "SignalStatus",
+]
 
 
 class SignalRead(BaseModel):

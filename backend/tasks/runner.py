@@ -35,6 +35,7 @@ from backend.core.calendar import ET, is_trading_day, session_close, utcnow
 from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
 from backend.db.engine import dispose_engines, transaction
+from backend.events import bus
 from backend.notify import events as notify_events
 from backend.pipeline import runs as runs_service
 from backend.pipeline.models import PipelineRun
@@ -231,6 +232,7 @@ async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, fi
                 session=session, run_id=run_id, status=status, counts=counts, error=None
             )
         metrics.step_status(step.name, status)
+        await publish_step(run)
         if result.skipped:
             log.warning("%s for %s skipped: %s", step.name, day, result.skipped)
         return _summary(run)
@@ -263,10 +265,25 @@ async def _record_failure(run_id: int, exc: BaseException, *, final: bool, notif
             run = await runs_service.finish(session=session, run_id=run_id, status="failed", error=message)
             if final and notify:
                 await on_run_failed(session, run)
+        await publish_step(run)
     except Exception:
         # The database itself may be what failed: the row stays `running` until its deadline, when the
         # next run marks it failed.
         log.exception("could not record the failure of pipeline run %s", run_id)
+
+
+async def publish_step(run: PipelineRun) -> None:
+    """A finished run on the live event bus (`pipeline.step`), after its row is committed."""
+    await bus.publish(
+        bus.PIPELINE_STEP,
+        {
+            "run_id": run.id,
+            "task": run.task,
+            "trading_date": run.trading_date.isoformat(),
+            "status": run.status,
+            "error": run.error,
+        },
+    )
 
 
 def _summary(run: PipelineRun, note: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, decode_cursor, page
+from backend.portfolio import service as portfolio_service
 from backend.portfolio.models import LIVE_PORTFOLIO
 from backend.signals import service as signals_service
 from backend.signals.schemas import CandidateRead, CandidatesRead
@@ -39,6 +40,16 @@ async def candidates(
     drivers and why each is or is not a signal (the same rows as `tft-trader signals candidates`); 404 for
     an unknown portfolio."""
     after = decode_cursor(cursor, int)
+    if (
+        portfolio == LIVE_PORTFOLIO
+        and await portfolio_service.get_portfolio(session=session, name=portfolio) is None
+    ):
+        # Before the first pipeline run: nothing yet, not an error (an unknown backtest book is a 404).
+        empty = CandidatesRead(
+            trade_date=date_, portfolio=portfolio, model_version=None, model_trusted=None, n_signals=0,
+            items=[], next_cursor=None,
+        )  # fmt: skip
+        return empty
     found, rows = await signals_service.list_candidates(
         session=session, trade_date=date_, portfolio=portfolio
     )

@@ -26,8 +26,10 @@ router = APIRouter(tags=["events"])
     response_class=EventSourceResponse,
     responses={
         200: {
-            "description": "`text/event-stream`: `event: <type>` with a JSON `data:` line per event, "
-            "and `event: heartbeat` every API__SSE_HEARTBEAT_SECONDS",
+            "description": "`text/event-stream`: `event: <type>` with a JSON `data:` line per event "
+            f"(types: {', '.join(bus.EVENT_TYPES)}), and `event: heartbeat` every "
+            "API__SSE_HEARTBEAT_SECONDS. Events say 'look again': a client that is not connected misses "
+            "them; the REST endpoints hold the state",
             "content": {"text/event-stream": {"example": 'event: signal.created\ndata: {"type": ...}\n\n'}},
         }
     },

@@ -4,6 +4,7 @@ detail, and notification subscriptions with a real test send to a webhook receiv
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,13 +18,15 @@ from backend.core.calendar import previous_trading_day
 from backend.core.settings import get_settings, override_settings
 from backend.db.base import table_of
 from backend.db.engine import dispose_engines
+from backend.events import bus
 from backend.market.models import PriceFlag
 from backend.ml.models import ModelVersion
 from backend.pipeline.models import PipelineRun
 from backend.signals import service as signals_service
 from backend.signals.candidates import CandidateRow
+from tests import api_data
 from tests.api_data import assert_error, bearer
-from tests.flows import in_db
+from tests.flows import in_db, run
 from tests.integration.api.conftest import Seeded, seed_database
 from tests.receivers import webhook_receiver
 
@@ -141,7 +144,10 @@ def ops(request: pytest.FixtureRequest, make_database, tmp_path_factory) -> Iter
     url = make_database(request.param)
     data_dir = tmp_path_factory.mktemp("ops")
     notify = {"allow_private_webhooks": True, "require_https": False}  # the receiver is on 127.0.0.1
-    with override_settings(database_url=url, data_dir=data_dir, api={"public_read": False}, notify=notify):
+    tasks = {"queue": f"tft-ops-{uuid.uuid4().hex[:8]}"}  # a live-event channel of this module's own
+    with override_settings(
+        database_url=url, data_dir=data_dir, api={"public_read": False}, notify=notify, tasks=tasks
+    ):
         seed = seed_database(url, data_dir)
         in_db(lambda session: seed_operations(session, seed))
         yield seed
@@ -356,10 +362,23 @@ async def test_subscriptions_crud_test_send_and_deliveries(client, ops):
             return new_id, outcome
 
         receiver.responses["/bad"] = [400]
-        bad_id, refused = await add_and_test("/bad")
-        assert (refused["status"], refused["code"]) == ("failed", 400)  # a 400 is permanent: no retry
-        gone_id, gone = await add_and_test("/gone")
-        assert (gone["status"], gone["code"]) == ("disabled", 410)  # 410 Gone disables the subscription
+        stream = bus.subscribe(poll_seconds=0.1)
+        assert await anext(stream) is None  # subscribed
+        try:
+            bad_id, refused = await add_and_test("/bad")
+            assert (refused["status"], refused["code"]) == ("failed", 400)  # a 400 is permanent: no retry
+            gone_id, gone = await add_and_test("/gone")
+            assert (gone["status"], gone["code"]) == ("disabled", 410)  # 410 Gone disables the subscription
+            events = [await anext(stream) for _ in range(10)]
+        finally:
+            await stream.aclose()
+        # Each give-up reaches live subscribers, by subscription id (a webhook URL may carry a token).
+        failures = [e.data for e in events if e is not None and e.type == bus.NOTIFICATION_FAILED]
+        assert [(f["subscription_id"], f["status"], f["code"]) for f in failures] == [
+            (bad_id, "failed", 400),
+            (gone_id, "disabled", 410),
+        ]
+        assert all("127.0.0.1" not in str(f) for f in failures)
     deliveries = (await client.get("/api/v1/notifications/deliveries", headers=write)).json()["items"]
     assert [d["subscription_id"] for d in deliveries[:3]] == [gone_id, bad_id, sub_id]
     assert deliveries[2]["status"] == "sent" and deliveries[2]["attempts"] == 1
@@ -384,3 +403,32 @@ async def test_subscriptions_crud_test_send_and_deliveries(client, ops):
     assert removed.status_code == 200 and removed.json()["id"] == gone_id
     assert_error(await client.delete(f"/api/v1/notifications/subscriptions/{gone_id}", headers=write), 404)
     assert_error(await client.post("/api/v1/notifications/subscriptions/999999/test", headers=write), 404)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_before_the_first_run_candidates_runs_and_health_are_empty_not_errors(
+    backend, make_database, tmp_path
+):
+    url = make_database(backend)
+
+    async def ask(key: str) -> tuple[Any, ...]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app()), base_url="http://t", headers=bearer(key)
+        ) as c:
+            return (
+                (await c.get("/api/v1/candidates")).json(),
+                (await c.get("/api/v1/pipeline/runs")).json(),
+                (await c.get("/api/v1/health")).json(),
+                await c.get("/api/v1/candidates", params={"portfolio": "backtest-3"}),
+            )
+
+    with override_settings(database_url=url, data_dir=tmp_path, api={"public_read": False}):
+        key = in_db(lambda session: api_data.create_key(session, "fresh", "read"))
+        candidates, runs, health, unknown = run(lambda: ask(key))
+    assert candidates == {
+        "trade_date": None, "portfolio": "live", "currency": "USD", "model_version": None,
+        "model_trusted": None, "n_signals": 0, "items": [], "next_cursor": None,
+    }  # fmt: skip
+    assert runs == {"items": [], "next_cursor": None}
+    assert (health["active_model"], health["last_runs"]) == (None, [])
+    assert "backtest-3" in assert_error(unknown, 404)["message"]
