@@ -11,15 +11,19 @@ Run: `python -m tests.e2e.seed_signals`.
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 
 from backend.db.engine import transaction
+from backend.events import bus
 from backend.portfolio import service as portfolio_service
 from backend.signals import service as signals_service
 from backend.signals.schemas import SignalRecord
 
 
-async def seed() -> int:
+async def seed(*, live: bool = False) -> int:
+    """The four TEST signals; with `live`, one more (a day earlier) and a `signal.created` event, as the
+    pipeline would publish, to check that open pages update themselves."""
     async with transaction() as session:
         portfolio = await portfolio_service.live_portfolio(session=session, create=False, lock=True)
         day, candidates = await signals_service.list_candidates(session=session)
@@ -27,7 +31,11 @@ async def seed() -> int:
             raise SystemExit("the demo stored fewer than 3 candidates: nothing to seed signals from")
         at = datetime(day.year, day.month, day.day, 22, 0, tzinfo=UTC)
         records = []
-        for i, c in enumerate(candidates[:4]):
+        picked = [(i, c) for i, c in enumerate(candidates[:4])]
+        if live:
+            picked = [(0, candidates[-1])]
+            day = day - timedelta(days=1)
+        for i, c in picked:
             entry = c.entry_price or 100.0
             stop = c.stop_price or entry * 0.96
             target = c.target_price or entry * 1.08
@@ -70,10 +78,14 @@ async def seed() -> int:
                     return_pct=target / entry - 1 if status == "closed" else None,
                 )
             )
-        return await portfolio_service.save_signals(
+        saved = await portfolio_service.save_signals(
             session=session, portfolio_id=portfolio.id, records=records
         )
+    if live:
+        listeners = await bus.publish("signal.created", {"ticker": records[0].ticker, "test_data": True})
+        print(f"published signal.created to {listeners} listener(s)")
+    return saved
 
 
 if __name__ == "__main__":
-    print(f"seeded {asyncio.run(seed())} TEST signals")
+    print(f"seeded {asyncio.run(seed(live='--live' in sys.argv))} TEST signals")

@@ -6,12 +6,14 @@ Each test fails on any console error or uncaught page error, and saves a screens
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, ROOT
 
 # A canvas "renders" when its pixels are not all one colour; `up` also looks for the candles' green.
 CANVAS_PIXELS = """
@@ -177,6 +179,10 @@ def test_models_and_backtests(page: Page, errors: list[str]) -> None:
     for column in ("Strategy", "RSI rule", "MACD rule", "Buy-and-hold"):
         expect(backtest.locator("thead")).to_contain_text(column)
     expect(backtest.locator("[data-caveats]")).to_contain_text("survivorship")
+    # Times are New York time with the zone shown.
+    expect(page.locator("[data-card=backtests] tbody")).to_contain_text(
+        re.compile(r"\d{1,2}:\d\d [AP]M E[SD]T")
+    )
     shot(page, "models")
 
 
@@ -224,3 +230,24 @@ def test_unknown_api_path_is_json_404_and_pages_are_served(page: Page) -> None:
     assert response.json()["error"]["code"]
     assert page.request.get("/signals/").ok
     assert page.request.get("/../../etc/passwd").status in (400, 404)
+
+
+def test_live_event_updates_an_open_page(page: Page, errors: list[str], demo_env: dict[str, str]) -> None:
+    """A new signal and its `signal.created` event (TEST DATA, published as the pipeline does) show up on an
+    open Signals page without a reload."""
+    page.goto("/signals/")
+    rows = page.locator("[data-card=signals] tbody tr")
+    expect(rows.first).to_be_visible()
+    expect(page.locator("[data-live=live]")).to_be_visible()  # the event stream is connected
+    before = rows.count()
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.seed_signals", "--live"],
+        env=demo_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "published signal.created to" in done.stdout
+    expect(rows).to_have_count(before + 1, timeout=15_000)
