@@ -33,7 +33,7 @@ export function authHeaders(): Record<string, string> {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
-export async function api<T>(path: string, init?: RequestInit): Promise<T> {
+export async function api<T>(path: string, init?: RequestInit, retried = false): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`${API}${path}`, {
@@ -52,7 +52,14 @@ export async function api<T>(path: string, init?: RequestInit): Promise<T> {
     body = null;
   }
   if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    const err = (body as { error?: { code?: string; message?: string; details?: { retry_after_seconds?: number } } } | null)
+      ?.error;
+    // Rate limited (a page fires a burst of reads): wait the few seconds the API asks for, once.
+    const wait = err?.details?.retry_after_seconds;
+    if (res.status === 429 && !retried && (init?.method ?? "GET") === "GET" && wait !== undefined && wait <= 10) {
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      return api<T>(path, init, true);
+    }
     throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? `HTTP ${res.status}`);
   }
   return body as T;
