@@ -251,3 +251,38 @@ def test_live_event_updates_an_open_page(page: Page, errors: list[str], demo_env
     )
     assert "published signal.created to" in done.stdout
     expect(rows).to_have_count(before + 1, timeout=15_000)
+
+
+def test_error_and_empty_states_say_what_to_do(page: Page) -> None:
+    """A failing endpoint shows its one-line message and a retry; an empty answer says why and what to do
+    (answers replaced in the browser: the server itself is healthy)."""
+    page.route(
+        "**/api/v1/portfolio",
+        lambda route: route.fulfill(
+            status=503,
+            json={"error": {"code": "database_unavailable", "message": "the database is unreachable"}},
+        ),
+    )
+    page.route(
+        "**/api/v1/candidates*",
+        lambda route: route.fulfill(
+            json={
+                "trade_date": None,
+                "portfolio": "live",
+                "currency": "USD",
+                "model_version": None,
+                "model_trusted": None,
+                "n_signals": 0,
+                "items": [],
+                "next_cursor": None,
+            }
+        ),
+    )
+    page.goto("/")
+    card = page.locator("[data-card=portfolio]")
+    expect(card.get_by_role("alert")).to_contain_text("the database is unreachable")
+    page.unroute("**/api/v1/portfolio")
+    card.get_by_role("button", name="Try again").click()
+    expect(card).to_contain_text("Equity")
+    expect(page.locator("[data-card=candidates]")).to_contain_text("tft-trader pipeline run")
+    shot(page, "states")
