@@ -3,6 +3,7 @@ import Link from "next/link";
 import { api } from "@/lib/api";
 import { useData } from "@/lib/hooks";
 import { modelTrust } from "@/lib/model";
+import { useRiskSettings } from "@/lib/risk";
 import type { Health, ModelDetail } from "@/lib/types";
 import { Async } from "./Async";
 import { Badge } from "./ui";
@@ -11,6 +12,8 @@ import { Badge } from "./ui";
 export default function ModelTrust() {
   const model = useData("models/active", () => api<ModelDetail>("/models/active"));
   const health = useData("health", () => api<Health>("/health"));
+  const risk = useRiskSettings();
+  const gateOff = risk.data?.require_trusted_model === false;
   return (
     <Async
       state={model}
@@ -35,7 +38,12 @@ export default function ModelTrust() {
                 {m.version}
               </Link>
               {trusted === true && <Badge tone="green">trusted: an out-of-sample edge was shown</Badge>}
-              {trusted === false && <Badge tone="amber">NOT trusted: it ranks candidates but makes no signals</Badge>}
+              {trusted === false && !gateOff && (
+                <Badge tone="amber">NOT trusted: it ranks candidates but makes no signals</Badge>
+              )}
+              {trusted === false && gateOff && (
+                <Badge tone="red">NOT trusted, and RISK__REQUIRE_TRUSTED_MODEL is off: its calls can become signals</Badge>
+              )}
               {trusted === null && <Badge>trust unknown</Badge>}
             </p>
             {trusted === false && reasons.length > 0 && (
