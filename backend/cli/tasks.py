@@ -81,14 +81,21 @@ def runs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
     limit: Annotated[int, typer.Option(help="Most rows shown (newest first).", min=1)] = 30,
     task: Annotated[str | None, typer.Option(help="Only this task (prices, signals, ...).")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only runs with this status: running, success, failed or skipped.")
+    ] = None,
 ) -> None:
     """Recent pipeline runs: task, trading date, status, start, end, counts, error."""
+    from backend.pipeline.models import RUN_STATUSES
+
+    if status is not None and status not in RUN_STATUSES:
+        raise fail(f"--status {status!r} is not a run status: use one of {', '.join(RUN_STATUSES)}")
     from backend.db.engine import transaction
     from backend.pipeline import runs as runs_service
 
     async def flow() -> list[dict[str, Any]]:
         async with transaction() as session:
-            rows = await runs_service.list_runs(session=session, limit=limit, task=task)
+            rows = await runs_service.list_runs(session=session, limit=limit, task=task, status=status)
         return [
             {
                 "task": r.task,

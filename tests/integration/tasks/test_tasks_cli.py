@@ -46,6 +46,11 @@ def test_runs_list_shows_the_heartbeat_and_metrics_count_it(worker: Any, fresh_d
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["task"], r["status"]) for r in rows] == [("heartbeat", "success")]
     assert "at" in rows[0]["counts"]
+    ok = runner.invoke(app, ["runs", "list", "--json", "--status", "success"])
+    assert [json.loads(line)["task"] for line in ok.output.splitlines()] == ["heartbeat"]
+    assert runner.invoke(app, ["runs", "list", "--json", "--status", "failed"]).output == ""
+    bogus = runner.invoke(app, ["runs", "list", "--status", "done"])
+    assert bogus.exit_code == 1 and "--status 'done' is not a run status" in bogus.output
     after = REGISTRY.get_sample_value("tft_pipeline_steps_total", {"task": "heartbeat", "status": "success"})
     assert after == (before or 0) + 1
     assert (REGISTRY.get_sample_value("tft_heartbeat_timestamp_seconds") or 0) > 1.7e9
