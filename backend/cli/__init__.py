@@ -112,7 +112,8 @@ DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
 @app.command("demo")
 def demo(
     no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="prepare the data only (this demo never serves; kept for scripts)")
+        bool,
+        typer.Option("--no-serve", help="prepare the data only (this demo never serves; kept for scripts)"),
     ] = False,
 ) -> None:
     """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
