@@ -110,10 +110,16 @@ DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    no_serve: Annotated[
+        bool,
+        typer.Option("--no-serve", help="prepare the data only (this demo never serves; kept for scripts)"),
+    ] = False,
+) -> None:
     """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
     train the ensemble walk-forward (with its edge test: trusted or not), predict the last sample day and run
     the after-close pipeline on it, which shows the day's ranked candidates."""
+    del no_serve  # the sample demo stops after the pipeline either way
     from backend.cli.common import safe_url
     from backend.db import migrate
 
