@@ -79,6 +79,7 @@ def signal_record(ticker: str, day: date, status: str, confidence: float, price:
         explanation={
             "text": f"BUY with confidence {confidence:.2f}; top drivers: rsi_14 +0.120",
             "probabilities": {"BUY": confidence, "HOLD": 1 - confidence - 0.05, "SELL": 0.05},
+            "expected_value": round(confidence - 0.6, 4),
             "contributions": [{"feature": "rsi_14", "value": 45.0, "contribution": 0.12}],
         },
         reasons=["max_positions"] if status == "rejected" else [],

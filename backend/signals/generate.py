@@ -211,10 +211,18 @@ def explanation(call: dict[str, Any]) -> dict[str, Any]:
         contributions = []
     probabilities = {k: _rounded(call.get(f"p_{k.lower()}")) for k in ("BUY", "HOLD", "SELL")}
     drivers = ", ".join(f"{c['feature']} {c['contribution']:+.3f}" for c in contributions[:3])
+    expected_value = _rounded(call.get("expected_value"))
     text = f"{call['signal']} with confidence {float(call['confidence']):.2f}"
+    if expected_value is not None:
+        text += f", expected value {expected_value:+.2%} after costs"
     if drivers:
         text += f"; top drivers: {drivers}"
-    return {"text": text, "probabilities": probabilities, "contributions": contributions}
+    return {
+        "text": text,
+        "probabilities": probabilities,
+        "expected_value": expected_value,
+        "contributions": contributions,
+    }
 
 
 def _rounded(value: Any) -> float | None:

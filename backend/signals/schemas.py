@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The book's record of a signal lives with the portfolio (which stores it); re-exported for the signal code.
 from backend.portfolio.positions import OPEN_STATUSES, SignalRecord, SignalStatus
@@ -58,6 +58,9 @@ class SignalRead(BaseModel):
     signal: str
     status: str = Field(description="pending, active, closed, expired or rejected")
     confidence: float
+    expected_value: float | None = Field(
+        default=None, description="expected net trade return at signal time (0.012 = +1.2%); None if unpriced"
+    )
     entry_price: float
     stop_price: float | None
     target_price: float | None
@@ -77,6 +80,16 @@ class SignalRead(BaseModel):
     exit_reason: str | None
     pnl: float | None
     return_pct: float | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expected_value_from_explanation(cls, data: Any) -> Any:
+        """The EV is kept in the stored explanation (no column of its own): lift it for the response."""
+        if isinstance(data, dict) or not hasattr(data, "explanation"):
+            return data
+        values = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        values["expected_value"] = (data.explanation or {}).get("expected_value")
+        return values
 
 
 class RiskDecisionRead(BaseModel):

@@ -99,6 +99,9 @@ async def test_signal_detail_has_explanation_and_risk_decision(client):
         "messages": ["5 positions held, the maximum is 5"],
     }
     assert body["explanation"]["probabilities"]["BUY"] == body["confidence"]
+    # The EV stored in the explanation is a field of the signal, in the list as in the detail.
+    assert body["expected_value"] == round(body["confidence"] - 0.6, 4)
+    assert rejected["expected_value"] == body["expected_value"]
     assert body["indicators"] == {"rsi_14": 45.0, "macd": 0.3}
     assert body["sentiment"] == {"score": 0.12, "trend": 0.05}
     assert_error(await client.get("/api/v1/signals/999999"), 404)

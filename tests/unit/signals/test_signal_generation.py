@@ -13,7 +13,7 @@ from backend.core.calendar import session_close, session_open
 from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings
 from backend.portfolio.book import PaperBook
-from backend.signals.generate import generate_signals
+from backend.signals.generate import explanation, generate_signals
 from backend.signals.market import MarketDay
 from backend.signals.monitor import run_session
 from backend.signals.schemas import SignalRecord
@@ -287,6 +287,7 @@ def test_the_explanation_carries_the_top_contributions() -> None:
                 "p_buy": 0.85,
                 "p_hold": 0.1,
                 "p_sell": 0.05,
+                "expected_value": 0.0123,
                 "contributions": contributions,
             },
             {
@@ -296,8 +297,15 @@ def test_the_explanation_carries_the_top_contributions() -> None:
                 "p_buy": 0.6,
                 "p_hold": NAN,
                 "p_sell": 0.1,
+                "expected_value": 0.004,
             },
-            {"ticker": "ZZZ", "signal": "BUY", "confidence": 0.9, "contributions": contributions[:1]},
+            {
+                "ticker": "ZZZ",
+                "signal": "BUY",
+                "confidence": 0.9,
+                "expected_value": 0.02,
+                "contributions": contributions[:1],
+            },
         ]
     ).assign(trusted=True)
     rows = {"AAPL": row(50.0, "Technology"), "MSFT": row(400.0, "Software")}
@@ -307,17 +315,24 @@ def test_the_explanation_carries_the_top_contributions() -> None:
 
     aapl = records["AAPL"].explanation
     assert aapl["text"] == (
-        "BUY with confidence 0.85; top drivers: rsi +0.123, macd_hist_pct -0.050, atr_pct +0.010"
+        "BUY with confidence 0.85, expected value +1.23% after costs; "
+        "top drivers: rsi +0.123, macd_hist_pct -0.050, atr_pct +0.010"
     )
+    assert aapl["expected_value"] == 0.0123
     assert aapl["probabilities"] == {"BUY": 0.85, "HOLD": 0.1, "SELL": 0.05}
     assert aapl["contributions"] == contributions
     # No contributions: the text has no drivers; a NaN probability is None.
     msft = records["MSFT"].explanation
-    assert msft["text"] == "BUY with confidence 0.60" and msft["contributions"] == []
+    assert msft["text"] == "BUY with confidence 0.60, expected value +0.40% after costs"
+    assert msft["contributions"] == []
     assert msft["probabilities"] == {"BUY": 0.6, "HOLD": None, "SELL": 0.1}
     # A rejection without market data keeps its explanation too.
     assert records["ZZZ"].reasons == ["no_market_data"]
-    assert records["ZZZ"].explanation["text"] == "BUY with confidence 0.90; top drivers: rsi +0.123"
+    assert records["ZZZ"].explanation["text"] == (
+        "BUY with confidence 0.90, expected value +2.00% after costs; top drivers: rsi +0.123"
+    )
+    # A call that carries no EV (the indicator rules) says nothing about it.
+    assert explanation({"signal": "BUY", "confidence": 0.7})["expected_value"] is None
 
 
 def test_tickers_without_a_sector_are_not_capped_as_one_sector_and_the_signal_says_so() -> None:
