@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import utcnow
@@ -144,3 +144,22 @@ async def list_runs(
     if task is not None:
         query = query.where(PipelineRun.task == task)
     return (await session.scalars(query.limit(limit))).all()
+
+
+async def latest_by_task(*, session: AsyncSession) -> Sequence[PipelineRun]:
+    """Each step's run for the newest trading date it ran on (ticker batches left out), by task name."""
+    newest = (
+        select(PipelineRun.task, func.max(PipelineRun.trading_date).label("trading_date"))
+        .where(~PipelineRun.task.contains(":batch-"))
+        .group_by(PipelineRun.task)
+        .subquery()
+    )
+    query = (
+        select(PipelineRun)
+        .join(
+            newest,
+            (PipelineRun.task == newest.c.task) & (PipelineRun.trading_date == newest.c.trading_date),
+        )
+        .order_by(PipelineRun.task)
+    )
+    return (await session.scalars(query)).all()
