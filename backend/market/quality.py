@@ -150,7 +150,7 @@ def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) ->
         )
     )
     glitch = _day_glitches(bars["trade_date"], spike=spike, repeat=repeat, r1=r1, r2=r2)
-    add(glitch.notna(), "day_glitch", lambda i: glitch.iloc[i].reset_index(drop=True))
+    add(glitch.notna().to_numpy(), "day_glitch", lambda i: glitch.iloc[i].reset_index(drop=True))
     if not found:
         return pd.DataFrame(columns=FLAG_COLUMNS)
     return pd.concat(found, ignore_index=True)[FLAG_COLUMNS]
@@ -179,23 +179,31 @@ def _day_glitches(
     frame["judged"], frame["reversal"] = judged, reversal
     frame["with_prev"] = frame["r1"].notna() | repeat
     stats = frame.groupby("day", sort=False)[["judged", "reversal", "spike", "with_prev", "repeat"]].sum()
-    detail = pd.Series(np.nan, index=frame.index, dtype="object")
-    for day, row in stats.iterrows():
-        rows = frame["day"] == day
-        judged_n, with_prev = int(row["judged"]), int(row["with_prev"])
-        if judged_n >= DAY_MIN_TICKERS and row["spike"] >= max(DAY_MIN_COUNT, DAY_SPIKE_SHARE * judged_n):
-            why = f"{int(row['spike'])} of {judged_n} tickers jumped and reverted the next session"
+    judged_n, with_prev = stats["judged"], stats["with_prev"]
+    enough = judged_n >= DAY_MIN_TICKERS
+    scaled = enough & (stats["spike"] >= np.maximum(DAY_MIN_COUNT, DAY_SPIKE_SHARE * judged_n))
+    against = enough & ~scaled
+    against &= stats["reversal"] >= np.maximum(DAY_MIN_COUNT, DAY_REVERSAL_SHARE * judged_n)
+    stale = (with_prev >= DAY_MIN_TICKERS) & (
+        stats["repeat"] >= np.maximum(DAY_MIN_COUNT, DAY_REPEAT_SHARE * with_prev)
+    )
+    detail = np.full(len(frame), None, dtype=object)
+    day_of_row = frame["day"].to_numpy()
+    for day in stats.index[scaled | against | stale]:  # a handful of days: the loop is cheap
+        rows = day_of_row == day
+        n, count = int(judged_n[day]), stats.loc[day]
+        if scaled[day]:
+            why = f"{int(count['spike'])} of {n} tickers jumped and reverted the next session"
             detail[rows] = f"whole-day glitch: {why} (the whole day on a wrong scale?)"
-        elif judged_n >= DAY_MIN_TICKERS and row["reversal"] >= max(
-            DAY_MIN_COUNT, DAY_REVERSAL_SHARE * judged_n
-        ):
-            why = f"{int(row['reversal'])} of {judged_n} tickers moved against the market and reverted"
-            detail[rows & frame["reversal"]] = f"whole-day glitch: {why} the next session; this close too"
-        if with_prev >= DAY_MIN_TICKERS and row["repeat"] >= max(DAY_MIN_COUNT, DAY_REPEAT_SHARE * with_prev):
-            why = f"{int(row['repeat'])} of {with_prev} tickers repeat the previous session's bar exactly"
-            stale = rows & frame["repeat"] & detail.isna()  # a day can have both kinds of bad bars
-            detail[stale] = f"whole-day glitch: {why} (a stale day); this one too"
-    return detail
+        elif against[day]:
+            why = f"{int(count['reversal'])} of {n} tickers moved against the market and reverted"
+            detail[rows & reversal.to_numpy()] = f"whole-day glitch: {why} the next session; this close too"
+        if stale[day]:
+            why = f"{int(count['repeat'])} of {int(with_prev[day])} tickers repeat the previous session's bar"
+            # A day can have both kinds of bad bars; the first reason found stays.
+            fresh = rows & repeat & pd.isna(detail)
+            detail[fresh] = f"whole-day glitch: {why} exactly (a stale day); this one too"
+    return pd.Series(detail, index=frame.index, dtype="object")
 
 
 def _fmt(values: pd.Series, rows: np.ndarray) -> pd.Series:
