@@ -22,7 +22,8 @@ _MISSING_TABLE = re.compile(r'no such table: (\w+)|relation "(\w+)" does not exi
 # SQLite: "no such column: tickers.market_cap", "table tickers has no column named market_cap";
 # PostgreSQL: 'column tickers.market_cap does not exist', 'column "x" of relation "t" does not exist'.
 _MISSING_COLUMN = re.compile(
-    r'no such column: ([\w.]+)|has no column named (\w+)|column "?([\w.]+)"? (?:of relation "\w+" )?does not exist'
+    r"no such column: ([\w.]+)|has no column named (\w+)"
+    r'|column "?([\w.]+)"? (?:of relation "\w+" )?does not exist'
 )
 
 
