@@ -10,7 +10,9 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY backend ./backend
-RUN uv sync --frozen --no-dev
+# UV_COMPILE_BYTECODE compiles the dependencies; the project's own code needs it too, or every CLI command
+# and task process compiles `backend` from source again (PYTHONDONTWRITEBYTECODE: nothing is cached).
+RUN uv sync --frozen --no-dev && python -m compileall -q --invalidation-mode unchecked-hash backend
 
 # --- runtime: the venv and the code, no build tools ------------------------------------------------
 FROM python:3.11-slim AS runtime

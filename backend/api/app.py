@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
-from backend.api import errors
+from backend.api import errors, observability
 from backend.api.errors import ERROR_RESPONSES, ApiError
 from backend.api.middleware import BodySizeLimit, SecurityHeaders
 from backend.api.routers import (
@@ -131,6 +131,7 @@ def create_app() -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    observability.install(app)  # outermost middleware; /metrics before the dashboard's catch-all
     # Last: the dashboard's catch-all must not shadow any API route.
     if not mount_dashboard(app, settings.api.static_dir):
         log.info("no dashboard build in %s: serving the API only", settings.api.static_dir)

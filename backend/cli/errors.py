@@ -19,6 +19,12 @@ from backend.core.errors import TFTError
 
 UPGRADE_HINT = "run `tft-trader db upgrade` (empty schema) or `tft-trader demo` (sample data)"
 _MISSING_TABLE = re.compile(r'no such table: (\w+)|relation "(\w+)" does not exist')
+# SQLite: "no such column: tickers.market_cap", "table tickers has no column named market_cap";
+# PostgreSQL: 'column tickers.market_cap does not exist', 'column "x" of relation "t" does not exist'.
+_MISSING_COLUMN = re.compile(
+    r"no such column: ([\w.]+)|has no column named (\w+)"
+    r'|column "?([\w.]+)"? (?:of relation "\w+" )?does not exist'
+)
 
 
 class DatabaseMissing(TFTError):
@@ -69,6 +75,15 @@ def _database_error(exc: Exception) -> str | None:
         return (
             f"the database {safe_url()} has no table {table} (never migrated, or by an older version): "
             f"{UPGRADE_HINT}"
+        )
+    column = _MISSING_COLUMN.search(detail)
+    if column:
+        from backend.cli.common import safe_url
+
+        name = next(g for g in column.groups() if g)
+        return (
+            f"the database schema is older than this version (no column {name} in {safe_url()}): "
+            "run `tft-trader db upgrade`"
         )
     if "does not exist" in detail and "database" in detail:
         return f"cannot use the database at {_server()}: {detail}; create it or fix DATABASE_URL"

@@ -1,18 +1,21 @@
 """NYSE trading calendar and the clock: "the trading date" lives in America/New_York, storage in UTC.
 
-Backed by `exchange_calendars` (XNYS): holidays, half days (13:00 closes) and historical closures.
+Backed by `exchange_calendars` (XNYS): holidays, half days (13:00 closes) and historical closures. It and
+pandas are imported on first use, not with this module: together they take 1-2 s to import, and quick CLI
+commands (`runs list`, `models list`) import this module without asking the calendar anything.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
-import pandas as pd
-
 from backend.core.settings import get_settings
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 ET = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
@@ -22,6 +25,9 @@ _CALENDAR_START = "1990-01-02"
 @lru_cache(maxsize=1)
 def nyse() -> xcals.ExchangeCalendar:
     """The NYSE calendar, built once per process (construction takes about a second)."""
+    import exchange_calendars as xcals
+    import pandas as pd
+
     end = pd.Timestamp.today().normalize() + pd.DateOffset(years=2)
     return xcals.get_calendar("XNYS", start=_CALENDAR_START, end=end.strftime("%Y-%m-%d"))
 
@@ -33,29 +39,41 @@ def utcnow() -> datetime:
 
 def is_trading_day(day: date) -> bool:
     """True when NYSE holds a session on `day`."""
+    import pandas as pd
+
     return bool(nyse().is_session(pd.Timestamp(day)))
 
 
 def next_trading_day(day: date) -> date:
     """The first session strictly after `day`."""
+    import pandas as pd
+
     return nyse().date_to_session(pd.Timestamp(day) + pd.Timedelta(days=1), direction="next").date()
 
 
 def previous_trading_day(day: date) -> date:
     """The last session strictly before `day`."""
+    import pandas as pd
+
     return nyse().date_to_session(pd.Timestamp(day) - pd.Timedelta(days=1), direction="previous").date()
 
 
 def session_on_or_after(day: date) -> date:
+    import pandas as pd
+
     return nyse().date_to_session(pd.Timestamp(day), direction="next").date()
 
 
 def session_on_or_before(day: date) -> date:
+    import pandas as pd
+
     return nyse().date_to_session(pd.Timestamp(day), direction="previous").date()
 
 
 def trading_days(start: date, end: date) -> list[date]:
     """Sessions from `start` to `end`, both inclusive (clipped to the calendar's range)."""
+    import pandas as pd
+
     cal = nyse()
     first, last = max(pd.Timestamp(start), cal.first_session), min(pd.Timestamp(end), cal.last_session)
     if last < first:
@@ -65,6 +83,8 @@ def trading_days(start: date, end: date) -> list[date]:
 
 def add_trading_days(day: date, count: int) -> date:
     """The session `count` sessions after (or before, if negative) the session on or before `day`."""
+    import pandas as pd
+
     cal = nyse()
     session = cal.date_to_session(pd.Timestamp(day), direction="previous")
     return cal.session_offset(session, count).date()
@@ -72,6 +92,8 @@ def add_trading_days(day: date, count: int) -> date:
 
 def session_close(day: date) -> datetime:
     """The actual close of the session on `day` in UTC (13:00 ET on half days)."""
+    import pandas as pd
+
     return nyse().session_close(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
 
 
@@ -83,6 +105,8 @@ def is_market_open(moment: datetime) -> bool:
 
 def session_open(day: date) -> datetime:
     """The open of the session on `day` in UTC (09:30 ET)."""
+    import pandas as pd
+
     return nyse().session_open(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
 
 

@@ -253,6 +253,8 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # `GET /metrics` (Prometheus) needs `Authorization: Bearer <token>` when set; open when empty.
+    metrics_token: SecretStr = SecretStr("")
     # The built dashboard (Next.js static export); served at / when the folder exists.
     static_dir: Path = Path(__file__).resolve().parents[2] / "frontend" / "out"
 
@@ -283,7 +285,7 @@ class Settings(BaseSettings):
     backtest: BacktestSettings = BacktestSettings()
     notify: NotifySettings = NotifySettings()
     tasks: TaskSettings = TaskSettings()
-    sentry_dsn: str = ""  # errors of the worker and beat go to Sentry when set
+    sentry_dsn: str = ""  # errors of the API, worker and beat go to Sentry when set
     api: ApiSettings = ApiSettings()
 
     @field_validator("database_url")

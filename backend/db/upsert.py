@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, MetaData, Table, and_, func, insert, or_, select, text, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:  # pandas only for the annotation: importing it costs every CLI command that writes
@@ -17,9 +16,14 @@ if TYPE_CHECKING:  # pandas only for the annotation: importing it costs every CL
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """The dialect's `insert` (both have `on_conflict_do_update`)."""
+    # Imported on use: a SQLite install never needs the PostgreSQL dialect at CLI start (and vice versa).
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def frame_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import overload
-
-import numpy as np
+from typing import TYPE_CHECKING, overload
 
 from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings
+
+if TYPE_CHECKING:  # imported on first use: `signals candidates` reads stored rows without numpy
+    import numpy as np
 
 # The tightest stop we set. Below about 1% a stop sits inside an ordinary stock's opening auction and
 # bid/ask noise and fires on nothing; the seed sets no floor, so this is a constant rather than a setting.
@@ -49,6 +50,8 @@ def barrier_levels(
         (stop_pct, target_pct) as fractions, e.g. (0.04, 0.08); floats for a float input, else arrays.
     """
     _check_settings(risk)
+    import numpy as np
+
     values = np.asarray(atr_pct, dtype="float64")
     if np.any(values[np.isfinite(values)] < 0):
         raise ValidationFailed("atr_pct must be >= 0 (it is ATR / price)")

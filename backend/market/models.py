@@ -109,7 +109,7 @@ class StockPrice(Base):
 
 # yahoo: its actions; user: `prices split`; adj_close: implied by a vendor adjusted close (no actions)
 SPLIT_SOURCES = ("yahoo", "user", "adj_close")
-FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "manual")
+FLAG_KINDS = ("spike", "unadjusted_split", "ohlc_range", "zero_volume", "day_glitch", "manual")
 
 
 class SplitEvent(Base):

@@ -5,7 +5,12 @@ Kinds (one `price_flags` row per ticker, date and kind):
 - `unadjusted_split`: a drop (or rise) by a split ratio of 2:1 or more that stays, with no split event
   recorded for that day (an as-traded file without the split declared, or a provider that missed it);
 - `ohlc_range`: open or close outside [low, high];
-- `zero_volume`: a bar without volume (a halt, or a placeholder row).
+- `zero_volume`: a bar without volume (a halt, or a placeholder row);
+- `day_glitch`: a session that is wrong for many tickers at once, found from the cross-section of that
+  day (so only when the check sees at least DAY_MIN_TICKERS tickers together: `prices check`, a batch
+  import or fetch): many closes that jump against the day's market move and revert the next session (a
+  vendor's bad day for part of the universe), at least half of the tickers spiking (the whole day on a
+  wrong scale), or many bars repeating the previous session's exactly (a stale day served as new).
 Real drops that stay (a spin-off) are not flagged: they are prices, not errors. Split events are taken out
 of the returns first, so a declared split is never reported again.
 """
@@ -33,6 +38,21 @@ CHECKED_COLUMNS = ("ticker", "trade_date", "open", "high", "low", "close", "volu
 SPLIT_RATIOS = (2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 25.0, 30.0, 50.0)
 SPLIT_TOLERANCE = 0.03  # in log terms: 3% either side of the ratio
 RANGE_TOLERANCE = 1e-6  # float noise of vendors' rounding
+# A whole-day glitch needs a universe to be seen: below this many tickers with bars that day, no verdict.
+DAY_MIN_TICKERS = 20
+DAY_MIN_COUNT = 5  # and at least this many tickers showing it
+# Measured on the 505-stock history (2013-2018), whose README lists its whole-day glitches. A ticker's
+# "reversal" is a move against the day's median of at least DAY_REVERSAL_Z robust standard deviations of
+# that day's moves (1.4826 x MAD) that the next session takes back by half or more. Normal days: median
+# 0.2% of tickers, 99th percentile 1.2%, the highest real day 1.8% (2016-08-01); the listed glitch days
+# 2017-09-14, 2014-08-04, 2014-10-30 and 2014-10-29: 3.1-4.4%. 2014-10-30's smaller errors, 2017-08-01 and
+# 2014-08-01 stay under it: errors of 1-3% on one close are within what a real session does.
+DAY_REVERSAL_Z = 4.0
+DAY_REVERSAL_SHARE = 0.025
+DAY_SPIKE_SHARE = 0.5  # the whole day on a wrong scale: the day's median moves with it, so count spikes
+# Exact repeats of open, high, low, close and (non-zero) volume: at most 8 of ~490 tickers on a real day,
+# 169 on 2014-08-04 and 78 on 2014-07-18.
+DAY_REPEAT_SHARE = 0.1
 
 
 def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) -> pd.DataFrame:
@@ -121,9 +141,69 @@ def check_bars(bars: pd.DataFrame, splits: pd.DataFrame, *, spike_pct: float) ->
             + " split"
         ),
     )
+    repeat = (
+        same.to_numpy()
+        & (bars["volume"].to_numpy() > 0)  # a halted stock's flat bars are `zero_volume`, not staleness
+        & np.all(
+            [bars[k].eq(bars[k].shift(1)).to_numpy() for k in ("open", "high", "low", "close", "volume")],
+            axis=0,
+        )
+    )
+    glitch = _day_glitches(bars["trade_date"], spike=spike, repeat=repeat, r1=r1, r2=r2)
+    add(glitch.notna().to_numpy(), "day_glitch", lambda i: glitch.iloc[i].reset_index(drop=True))
     if not found:
         return pd.DataFrame(columns=FLAG_COLUMNS)
     return pd.concat(found, ignore_index=True)[FLAG_COLUMNS]
+
+
+def _day_glitches(
+    days: pd.Series, *, spike: np.ndarray, repeat: np.ndarray, r1: np.ndarray, r2: np.ndarray
+) -> pd.Series:
+    """Per row: why its session is broken across the universe (NaN for the rows of sound days)."""
+    frame = pd.DataFrame({"day": days.to_numpy(), "r1": r1, "r2": r2, "spike": spike, "repeat": repeat})
+    by_day = frame.groupby("day", sort=False)
+    judged = frame["r1"].notna() & frame["r2"].notna()
+    # Moves against the day's market, scaled by how much that day's moves spread (robust to the outliers).
+    e1 = frame["r1"] - by_day["r1"].transform("median")
+    e2 = frame["r2"] - by_day["r2"].transform("median")
+    scale = 1.4826 * e1.abs().groupby(frame["day"]).transform("median")
+    with np.errstate(invalid="ignore"):
+        reversal = (
+            judged
+            & (e1.abs() >= DAY_REVERSAL_Z * scale)
+            & (e1.abs() > 0)
+            & (np.sign(e1) == -np.sign(e2))
+            & (e2.abs() >= 0.5 * e1.abs())
+            & ((e1 + e2).abs() < 0.5 * e1.abs())
+        )
+    frame["judged"], frame["reversal"] = judged, reversal
+    frame["with_prev"] = frame["r1"].notna() | repeat
+    stats = frame.groupby("day", sort=False)[["judged", "reversal", "spike", "with_prev", "repeat"]].sum()
+    judged_n, with_prev = stats["judged"], stats["with_prev"]
+    enough = judged_n >= DAY_MIN_TICKERS
+    scaled = enough & (stats["spike"] >= np.maximum(DAY_MIN_COUNT, DAY_SPIKE_SHARE * judged_n))
+    against = enough & ~scaled
+    against &= stats["reversal"] >= np.maximum(DAY_MIN_COUNT, DAY_REVERSAL_SHARE * judged_n)
+    stale = (with_prev >= DAY_MIN_TICKERS) & (
+        stats["repeat"] >= np.maximum(DAY_MIN_COUNT, DAY_REPEAT_SHARE * with_prev)
+    )
+    detail = np.full(len(frame), None, dtype=object)
+    day_of_row = frame["day"].to_numpy()
+    for day in stats.index[scaled | against | stale]:  # a handful of days: the loop is cheap
+        rows = day_of_row == day
+        n, count = int(judged_n[day]), stats.loc[day]
+        if scaled[day]:
+            why = f"{int(count['spike'])} of {n} tickers jumped and reverted the next session"
+            detail[rows] = f"whole-day glitch: {why} (the whole day on a wrong scale?)"
+        elif against[day]:
+            why = f"{int(count['reversal'])} of {n} tickers moved against the market and reverted"
+            detail[rows & reversal.to_numpy()] = f"whole-day glitch: {why} the next session; this close too"
+        if stale[day]:
+            why = f"{int(count['repeat'])} of {int(with_prev[day])} tickers repeat the previous session's bar"
+            # A day can have both kinds of bad bars; the first reason found stays.
+            fresh = rows & repeat & pd.isna(detail)
+            detail[fresh] = f"whole-day glitch: {why} exactly (a stale day); this one too"
+    return pd.Series(detail, index=frame.index, dtype="object")
 
 
 def _fmt(values: pd.Series, rows: np.ndarray) -> pd.Series:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import NotFound
@@ -269,6 +269,14 @@ async def list_deliveries(
             )
         )
     return out
+
+
+async def count_by_status(*, session: AsyncSession) -> dict[str, int]:
+    """How many deliveries are pending, sent, failed or disabled (the metrics endpoint's gauge)."""
+    rows = await session.execute(
+        select(NotificationDelivery.status, func.count()).group_by(NotificationDelivery.status)
+    )
+    return {status: count for status, count in rows.all()}
 
 
 PRUNE_BATCH = 1000  # events deleted per sweep at most: a first prune of a long backlog stays a short write

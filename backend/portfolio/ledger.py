@@ -20,15 +20,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from numbers import Real
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from backend.core.errors import ValidationFailed
 from backend.core.settings import RiskSettings, get_settings
-from backend.portfolio.metrics import ClosedTrade
 from backend.portfolio.positions import STOP_EXIT_REASONS, OpenPosition
+from backend.portfolio.trades import ClosedTrade
 from backend.risk.schemas import PortfolioState, Position, StopEvent
 from backend.risk.sizing import whole_shares
+
+if TYPE_CHECKING:  # pandas costs about a second at import: `portfolio show` never builds a series
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,5 +460,7 @@ class Ledger:
         self._last_date = trade_date
 
     def _series(self, name: str, values: list[float] | list[int]) -> pd.Series:
+        import pandas as pd
+
         index = pd.DatetimeIndex([pd.Timestamp(s.trade_date) for s in self._snapshots], name="trade_date")
         return pd.Series(values, index=index, name=name)

@@ -20,25 +20,9 @@ import numpy as np
 import pandas as pd
 
 from backend.core.errors import ValidationFailed
+from backend.portfolio.trades import ClosedTrade
 
 TRADING_DAYS_PER_YEAR = 252
-
-
-@dataclass(frozen=True, slots=True)
-class ClosedTrade:
-    """A closed round trip: `return_pct` is the fractional return (0.05 = +5%), `pnl` is in dollars."""
-
-    ticker: str
-    exit_date: date
-    exit_reason: str
-    pnl: float
-    return_pct: float
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.pnl) and math.isfinite(self.return_pct)):
-            raise ValidationFailed(
-                f"trade {self.ticker} exited {self.exit_date}: pnl and return_pct must be finite numbers"
-            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from backend.db.upsert import dialect_insert
 from backend.notify import events as notify_events
 from backend.portfolio.book import PaperBook
 from backend.portfolio.ledger import EquitySnapshot, Holding, Ledger, TradeRecord
-from backend.portfolio.metrics import ClosedTrade, performance_report, with_start
 from backend.portfolio.models import (
     LIVE_PORTFOLIO,
     EquitySnapshotRow,
@@ -34,6 +33,7 @@ from backend.portfolio.models import (
 )
 from backend.portfolio.positions import OPEN_STATUSES, SignalRecord
 from backend.portfolio.schemas import PendingEntryRead, PortfolioRead, PortfolioSummaryRead, PositionRead
+from backend.portfolio.trades import ClosedTrade
 
 SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 # Rows per statement: well under PostgreSQL's 32,767 bind parameters with ~35 columns a row.
@@ -370,6 +370,10 @@ def build_report(book: PaperBook, *, with_performance: bool = True) -> Portfolio
 
 def performance(book: PaperBook) -> dict[str, Any] | None:
     """Equity and trade metrics counted from the starting capital (None before the first session)."""
+    # Imported here: the metrics need pandas and numpy (about a second), which reads that skip the
+    # performance (the API's summary, `portfolio show` before the first session) should not pay for.
+    from backend.portfolio.metrics import performance_report, with_start
+
     ledger = book.ledger
     curve, counts = ledger.equity_curve(), ledger.positions_count()
     if not len(curve):

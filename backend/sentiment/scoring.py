@@ -64,6 +64,10 @@ PCT_DOWN_TOKEN = "pctdown"
 POSITION_BULL_TOKEN = "posopenlong"
 POSITION_BEAR_TOKEN = "posopenshort"
 
+# Instruments that rise when the market falls (leveraged inverse ETFs, volatility): a long position in
+# them ("bought 100 SQQQ shares", "loading VIX calls") is a bearish bet.
+INVERSE_UNDERLYINGS = frozenset({"sqqq", "spxs", "spxu", "sdow", "sh", "psq", "qid", "uvxy", "vxx", "vix"})
+
 # Reddit's placeholders for deleted content carry no opinion.
 _PLACEHOLDERS = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
 
@@ -252,8 +256,17 @@ class SentimentScorer:
         first = found[0]
         if first == "$" or found.startswith(("http", "www.")):
             return " "  # a symbol or a link is not an opinion (and "$LOW" must not read as "low")
+        key = _SEPARATORS.sub(" ", found).translate(_STRIP_FROM_TERMS)
+        if key in self._rewrites:
+            # A lexicon phrase ending in an instrument ("rip calls", "vix calls") is scored as written,
+            # not as a position opened in that instrument.
+            return f" {self._rewrites[key]} "
         if found.endswith(("shares", "calls", "leaps", "puts")):
-            return f" {POSITION_BEAR_TOKEN} " if found.endswith("puts") else f" {POSITION_BULL_TOKEN} "
+            bearish = found.endswith("puts")
+            words = found.split()
+            if len(words) >= 2 and words[-2] in INVERSE_UNDERLYINGS:
+                bearish = not bearish  # "loading SQQQ calls" bets on a fall
+            return f" {POSITION_BEAR_TOKEN} " if bearish else f" {POSITION_BULL_TOKEN} "
         if found[-1] == "%" and first in "ud":
             if not found.split()[-1][:-1].strip("0."):
                 return " "
@@ -263,8 +276,7 @@ class SentimentScorer:
             if not found[1:-1].strip("0."):
                 return " "
             return f" {PCT_UP_TOKEN} " if first == "+" else f" {PCT_DOWN_TOKEN} "
-        key = _SEPARATORS.sub(" ", found).translate(_STRIP_FROM_TERMS)
-        return f" {self._rewrites[key]} "
+        return found  # every branch of the pattern is handled above
 
     def _rewrite(self, text: str) -> str:
         lowered = text.lower()

@@ -8,14 +8,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from backend.core.settings import RiskSettings
 from backend.features.barriers import barrier_levels
 from backend.signals.generate import GenerationReport, model_may_act
 from backend.signals.market import MarketDay
+
+if TYPE_CHECKING:  # annotations only: `signals candidates` must not pay for importing pandas
+    import pandas as pd
 
 
 @dataclass

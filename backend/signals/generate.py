@@ -21,9 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from backend.core.calendar import next_trading_day, session_close, session_open
 from backend.core.errors import ValidationFailed
@@ -33,6 +31,9 @@ from backend.risk.rules import DEFAULT_RULES, RiskRule
 from backend.risk.schemas import Candidate, Decision
 from backend.signals.market import MarketDay
 from backend.signals.schemas import SignalRecord
+
+if TYPE_CHECKING:  # annotations only: quick CLI reads must not pay for importing pandas
+    import pandas as pd
 
 PREDICTION_COLUMNS = ("ticker", "signal", "confidence")
 

@@ -11,12 +11,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from backend.signals.exits import Bar
+
+if TYPE_CHECKING:  # annotations only: the frames arrive built, and quick CLI reads skip pandas
+    import pandas as pd
 
 LIQUIDITY_WINDOW = 20
 COLUMNS = (
@@ -60,7 +60,7 @@ def market_frame(
     frame = frame.merge(features[[*key, "atr_pct", "market_above_sma200"]], on=key, how="left")
     if sentiment.empty:
         for column in ("sentiment_score", "sentiment_trend", "sentiment_mentions"):
-            frame[column] = np.nan
+            frame[column] = math.nan
     else:
         mood = sentiment[[*key, "score", "trend", "mentions"]].rename(
             columns={"score": "sentiment_score", "trend": "sentiment_trend", "mentions": "sentiment_mentions"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,9 @@ from backend.signals.candidates import CandidateRow, rank_candidates
 from backend.signals.generate import GenerationReport
 from backend.signals.market import MarketDay
 from backend.signals.models import DailyCandidate, TradingSignal
+
+if TYPE_CHECKING:  # pandas costs about a second at import: `signals candidates` reads rows only
+    import pandas as pd
 
 CANDIDATE_FIELDS = tuple(CandidateRow.__dataclass_fields__)
 

@@ -56,19 +56,11 @@ def prices(
 
 
 @celery_app.task(name="tft.features", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
-def features(
-    self: Any,
-    as_of: str | None = None,
-    tickers: list[str] | None = None,
-    waited: int = 0,
-    collecting: bool = False,
-) -> Any:
+def features(self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0) -> Any:
     """The day's sentiment aggregates, then its features."""
 
     async def flow(day: date) -> StepResult:
-        counts: dict[str, Any] = {}
-        if not collecting:
-            counts["sentiment_rows"] = await daily.aggregate_sentiment(as_of=day)
+        counts: dict[str, Any] = {"sentiment_rows": await daily.aggregate_sentiment(as_of=day)}
         symbols = await daily.universe(as_of=day, tickers=tickers)
         # One process over the whole universe, never ticker batches: the cross-sectional features rank
         # each ticker against every other one that day, so a batch would change every rank.
@@ -84,11 +76,7 @@ def features(
 
 @celery_app.task(name="tft.predictions", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
 def predictions(
-    self: Any,
-    as_of: str | None = None,
-    tickers: list[str] | None = None,
-    waited: int = 0,
-    collecting: bool = False,
+    self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0
 ) -> Any:
     """The active model's predictions; a model past its age limit is an alert, not a stop."""
 

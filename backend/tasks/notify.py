@@ -7,43 +7,38 @@ delivered twice is harmless: a delivery is claimed atomically in the database be
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
-from backend.db.engine import dispose_engines
 from backend.notify import delivery
 from backend.notify.schemas import AttemptOutcome
+from backend.tasks import metrics
 from backend.tasks.app import celery_app
+from backend.tasks.runner import run_async
 
-T = TypeVar("T")
 
-
-def _run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """One async flow on a fresh event loop, its engines closed after (engines never cross loops)."""
-
-    async def wrapper() -> T:
-        try:
-            return await flow()
-        finally:
-            await dispose_engines()
-
-    return asyncio.run(wrapper())
+def _counted(outcomes: Sequence[AttemptOutcome]) -> Sequence[AttemptOutcome]:
+    for outcome in outcomes:
+        metrics.notification_attempt(outcome.channel, outcome.status)
+    return outcomes
 
 
 @celery_app.task(name="notify.deliver_outbox")
 def deliver_outbox() -> list[dict[str, Any]]:
     """Fan out new outbox events and attempt every due delivery; returns the attempts made."""
-    outcomes = _run(lambda: delivery.deliver_due())
+    outcomes = _counted(run_async(lambda: delivery.deliver_due()))
     return [_result(o) for o in outcomes]
 
 
 @celery_app.task(name="notify.deliver")
 def deliver(delivery_id: int) -> dict[str, Any] | None:
     """Attempt one delivery by id (nothing happens if it is not due or another worker holds it)."""
-    outcome = _run(lambda: delivery.deliver_one(delivery_id))
-    return None if outcome is None else _result(outcome)
+    outcome = run_async(lambda: delivery.deliver_one(delivery_id))
+    if outcome is None:
+        return None
+    _counted([outcome])
+    return _result(outcome)
 
 
 def _result(outcome: AttemptOutcome) -> dict[str, Any]:

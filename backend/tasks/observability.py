@@ -9,6 +9,7 @@ from typing import Any
 from celery import signals
 from celery._state import get_current_task
 
+from backend.core import observability
 from backend.core.logging import configure_logging
 from backend.core.settings import get_settings
 
@@ -47,19 +48,9 @@ def configure_process_logging(level: str | int | None = None) -> None:
 
 def init_sentry() -> bool:
     """Report task errors (and beat's missed check-ins) to Sentry when `SENTRY_DSN` is set."""
-    settings = get_settings()
-    if not settings.sentry_dsn:
-        return False
-    import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
 
-    sentry_sdk.init(
-        dsn=settings.sentry_dsn,
-        environment=settings.environment,
-        integrations=[CeleryIntegration(monitor_beat_tasks=True)],
-        traces_sample_rate=0.0,
-    )
-    return True
+    return observability.init_sentry([CeleryIntegration(monitor_beat_tasks=True)])
 
 
 @signals.setup_logging.connect

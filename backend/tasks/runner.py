@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeVar
 
 from celery import Task
 from celery.utils.time import get_exponential_backoff_interval
@@ -43,6 +43,20 @@ from backend.tasks import metrics
 
 log = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = 3600
+T = TypeVar("T")
+
+
+def run_async(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The sync -> async bridge of every task: `flow` on a fresh event loop, its engines disposed before the
+    loop closes (an async engine never crosses loops)."""
+
+    async def wrapper() -> T:
+        try:
+            return await flow()
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(wrapper())
 
 
 @dataclass
@@ -140,7 +154,8 @@ def run_step(
     started = time.monotonic()
     transient_retries = task.request.retries - waited
     try:
-        outcome = asyncio.run(_run(task, step, day, flow, waited, final=not _may_retry(transient_retries)))
+        final = not _may_retry(transient_retries)
+        outcome = run_async(lambda: _run(task, step, day, flow, waited, final=final))
     except _Wait as wait:
         log.info("%s for %s waits: %s", step.name, day, wait)
         raise _retry(task, day, waited + 1, countdown=get_settings().tasks.step_poll_seconds) from None
@@ -186,58 +201,55 @@ def _retry(
 
 
 async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, final: bool) -> dict[str, Any]:
+    async with transaction() as session:
+        recovered = await runs_service.fail_stale(session=session)
+        for stale in recovered:
+            await on_run_failed(session, stale)
+        existing = await runs_service.get(session=session, task=step.name, trading_date=day)
+    if recovered:
+        log.warning("marked %d run(s) failed whose worker died midway", len(recovered))
+    if existing is not None and existing.status == "success" and not step.rerun:
+        return _summary(existing, note="already done for this date: nothing changed")
+    valid = is_trading_day(day) or not step.sessions_only
+    skip = await _dependency(step, day, waited) if valid else None
+    limit = task.time_limit or DEFAULT_TIME_LIMIT
+    async with transaction() as session:
+        claim = await runs_service.claim(
+            session=session,
+            task=step.name,
+            trading_date=day,
+            task_id=task.request.id,
+            deadline=utcnow() + timedelta(seconds=limit + 60),
+            rerun=step.rerun,
+            resume=bool((task.request.kwargs or {}).get("collecting")),
+        )
+    if claim.state != "claimed":
+        return _summary(claim.run, note=f"{claim.state}: nothing changed")
+    run_id = claim.run.id
     try:
-        async with transaction() as session:
-            recovered = await runs_service.fail_stale(session=session)
-            for stale in recovered:
-                await on_run_failed(session, stale)
-            existing = await runs_service.get(session=session, task=step.name, trading_date=day)
-        if recovered:
-            log.warning("marked %d run(s) failed whose worker died midway", len(recovered))
-        if existing is not None and existing.status == "success" and not step.rerun:
-            return _summary(existing, note="already done for this date: nothing changed")
-        valid = is_trading_day(day) or not step.sessions_only
-        skip = await _dependency(step, day, waited) if valid else None
-        limit = task.time_limit or DEFAULT_TIME_LIMIT
-        async with transaction() as session:
-            claim = await runs_service.claim(
-                session=session,
-                task=step.name,
-                trading_date=day,
-                task_id=task.request.id,
-                deadline=utcnow() + timedelta(seconds=limit + 60),
-                rerun=step.rerun,
-                resume=bool((task.request.kwargs or {}).get("collecting")),
+        if not valid:
+            raise ValidationFailed(
+                f"{day.isoformat()} is not an NYSE session (weekend or holiday): pass a trading date"
             )
-        if claim.state != "claimed":
-            return _summary(claim.run, note=f"{claim.state}: nothing changed")
-        run_id = claim.run.id
-        try:
-            if not valid:
-                raise ValidationFailed(
-                    f"{day.isoformat()} is not an NYSE session (weekend or holiday): pass a trading date"
-                )
-            result = StepResult(skipped=skip) if skip else await flow(day)
-        except Pending as pending:
-            async with transaction() as session:
-                await runs_service.note(session=session, run_id=run_id, counts=pending.counts)
-            raise
-        except Exception as exc:
-            await _record_failure(run_id, exc, final=final or not is_transient(exc), notify=step.notify)
-            raise
-        status: Literal["success", "skipped"] = "skipped" if result.skipped else "success"
-        counts = {**result.counts, **({"reason": result.skipped} if result.skipped else {})}
+        result = StepResult(skipped=skip) if skip else await flow(day)
+    except Pending as pending:
         async with transaction() as session:
-            run = await runs_service.finish(
-                session=session, run_id=run_id, status=status, counts=counts, error=None
-            )
-        metrics.step_status(step.name, status)
-        await publish_step(run)
-        if result.skipped:
-            log.warning("%s for %s skipped: %s", step.name, day, result.skipped)
-        return _summary(run)
-    finally:
-        await dispose_engines()
+            await runs_service.note(session=session, run_id=run_id, counts=pending.counts)
+        raise
+    except Exception as exc:
+        await _record_failure(run_id, exc, final=final or not is_transient(exc), notify=step.notify)
+        raise
+    status: Literal["success", "skipped"] = "skipped" if result.skipped else "success"
+    counts = {**result.counts, **({"reason": result.skipped} if result.skipped else {})}
+    async with transaction() as session:
+        run = await runs_service.finish(
+            session=session, run_id=run_id, status=status, counts=counts, error=None
+        )
+    metrics.step_status(step.name, status)
+    await publish_step(run)
+    if result.skipped:
+        log.warning("%s for %s skipped: %s", step.name, day, result.skipped)
+    return _summary(run)
 
 
 async def _dependency(step: Step, day: date, waited: int) -> str | None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from backend.cli import app
 from backend.cli.errors import DatabaseMissing
 from backend.core.settings import override_settings
+from backend.db import migrate
 from backend.db.base import table_of
 from backend.ml.models import ModelVersion
 from tests.flows import in_db
@@ -65,6 +66,20 @@ def test_an_unmigrated_postgres_database_says_to_upgrade(make_database):
     assert result.exit_code == 1
     (line,) = error_lines(result)
     assert "has no table" in line and "tft-trader db upgrade" in line
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_of_an_older_version_says_its_schema_is_old(make_database, backend):
+    url = make_database(backend, migrated=False)
+    migrate.upgrade(url, "0008")  # before model_versions gained `trusted`, `quality` and `outcome`
+    with override_settings(database_url=url):
+        result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert line.startswith("error: the database schema is older than this version (no column ")
+    assert "model_versions." in line and line.endswith("run `tft-trader db upgrade`")
+    assert "unexpected" not in line and "Traceback" not in result.output
 
 
 def test_an_unreachable_server_names_host_and_port_and_masks_the_password():

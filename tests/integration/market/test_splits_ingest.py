@@ -202,3 +202,25 @@ async def test_a_vendor_adjusted_close_without_actions_implies_the_split_events(
     assert result.new_splits == 2 and "unadjusted_split" not in result.flags
     usable = await market_service.load_usable_bars(session=session, tickers=["AAPL"], end=date(2000, 12, 31))
     assert usable.loc[usable["split_ratio"] != 1.0, "trade_date"].tolist() == [date(2000, 6, 21)]
+
+
+async def test_a_stale_day_across_an_imported_universe_is_flagged_on_import_and_by_the_check(session):
+    frames = [make_bars(f"U{i:02d}", n=40, seed=100 + i) for i in range(25)]
+    stale = 30
+    for bars in frames[:20]:  # 20 of 25 tickers got the previous session's bar again
+        bars.loc[stale, ["open", "high", "low", "close", "volume"]] = bars.loc[
+            stale - 1, ["open", "high", "low", "close", "volume"]
+        ].to_numpy()
+    universe = pd.concat(frames, ignore_index=True)
+    day = frames[0]["trade_date"].iloc[stale]
+    result = await market_service.ingest(session=session, batch=PriceBatch("csv", universe))
+    assert result.flags == {"day_glitch": 20}
+    flags = await curation.run_check(session=session, tickers=[])
+    glitch = flags[flags["kind"] == "day_glitch"]
+    assert set(glitch["trade_date"]) == {day}
+    assert sorted(glitch["ticker"]) == [f"U{i:02d}" for i in range(20)]
+    assert glitch["detail"].iloc[0].startswith("whole-day glitch: 20 of 25 tickers repeat the previous")
+    # Excluded like any finding: the stale bars leave the indicators.
+    assert await curation.set_exclusion(session=session, ticker="U00", days=[day], excluded=True) == 1
+    usable = await market_service.load_usable_bars(session=session, tickers=["U00"])
+    assert day not in set(usable["trade_date"])

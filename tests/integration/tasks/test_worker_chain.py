@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
@@ -332,3 +332,57 @@ def test_periodic_jobs_record_why_they_had_nothing_to_do(worker: Any, fresh_db: 
     # Periodic passes run again on every call (rerun), in the same row for the day.
     again = jobs.monitor.apply_async(kwargs={"as_of": D3.isoformat()}).get(timeout=TIMEOUT)
     assert again["attempts"] == 2 and runs_for(D3)["monitor"].status == "skipped"
+
+
+# The database "restarts" under the features step: the first insert into `features` makes PostgreSQL end
+# every connection to this database, the task's own included, in the middle of its transaction. A
+# sequence, not a table, counts the kills: nextval survives the rollback the dropped connection causes.
+KILL_ON_FIRST_INSERT = [
+    "CREATE SEQUENCE test_kills",
+    """
+    CREATE FUNCTION test_kill_connections() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF nextval('test_kills') = 1 THEN
+            PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid();
+            PERFORM pg_terminate_backend(pg_backend_pid());
+        END IF;
+        RETURN NEW;
+    END $$
+    """,
+    "CREATE TRIGGER test_kill_connections BEFORE INSERT ON features "
+    "FOR EACH STATEMENT EXECUTE FUNCTION test_kill_connections()",
+]
+
+
+@pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
+def test_a_database_restart_mid_task_is_retried_with_backoff_and_the_run_succeeds(
+    worker: Any, fresh_db: str
+) -> None:
+    assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
+    kwargs = {"as_of": D2.isoformat(), "tickers": TICKERS}
+    daily_tasks.prices.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+
+    async def arm(session: AsyncSession) -> None:
+        for statement in KILL_ON_FIRST_INSERT:
+            await session.execute(text(statement))
+
+    in_db(arm)
+    started = time.monotonic()
+    out = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+
+    async def kills(session: AsyncSession) -> int:
+        return int((await session.execute(text("SELECT last_value FROM test_kills"))).scalar_one())
+
+    # The trigger fired on the first attempt (dropping its connection) and let the second one's inserts
+    # through (asyncpg's executemany runs the statement once per row: one call per ticker).
+    assert in_db(kills) == 1 + len(TICKERS)
+    assert out["status"] == "success" and out["counts"]["features"] == 2
+    run = runs_for(D2)["features"]
+    assert (run.status, run.attempts, run.error) == ("success", 2, None)
+    assert run.finished_at is not None
+    assert elapsed >= 1.0  # the retry waited its backoff (at least a second) before trying again
+    assert counts()["features"] == 2
+    # A transient failure that was retried and then succeeded is not a failure to tell the user about.
+    assert failure_events() == []

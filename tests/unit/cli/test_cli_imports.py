@@ -50,7 +50,8 @@ def test_quick_commands_run_without_heavy_libraries(tmp_path):
     def after(*commands: list[str]) -> set[str]:
         code = "from typer.testing import CliRunner\nfrom backend.cli import app\n"
         for args in commands:
-            expected = 1 if args[0] == "portfolio" else 0  # no live portfolio yet: one line, exit 1
+            # No live portfolio yet: one line, exit 1.
+            expected = 1 if args[0] == "portfolio" or args[:2] == ["signals", "candidates"] else 0
             code += f"assert CliRunner().invoke(app, {args!r}).exit_code == {expected}\n"
         return _modules_after(code, env)
 
@@ -59,6 +60,28 @@ def test_quick_commands_run_without_heavy_libraries(tmp_path):
     assert "pandas" not in registry  # the registry is a query; pandas alone costs half a second
     assert (tmp_path / "tft_trader.db").exists()
     assert not [m for m in HEAVY if m in after(["portfolio", "show"])]
+
+
+QUICK_READS = [["runs", "list"], ["models", "list"], ["portfolio", "show"], ["signals", "candidates"]]
+
+
+@pytest.mark.parametrize("args", QUICK_READS, ids=lambda a: " ".join(a))
+def test_quick_reads_import_no_dataframe_or_calendar_library(tmp_path, args):
+    """The quick reads answer from rows: pandas, numpy and the exchange calendar (about 2 s together
+    without a bytecode cache) stay unloaded, and so does Celery."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATA_DIR": str(tmp_path)}
+    migrate = "from typer.testing import CliRunner\nfrom backend.cli import app\n"
+    _modules_after(migrate + "assert CliRunner().invoke(app, ['db', 'upgrade']).exit_code == 0", env)
+    code = (
+        "from typer.testing import CliRunner\nfrom backend.cli import app\n"
+        f"result = CliRunner().invoke(app, {args!r})\n"
+        "assert result.exit_code in (0, 1), result.output\n"
+        "assert 'Traceback' not in result.output, result.output\n"
+    )
+    loaded = _modules_after(code, env)
+    light = {"pandas", "numpy", "exchange_calendars", "celery"}
+    assert not sorted(light & loaded)
+    assert not [m for m in HEAVY if m in loaded]
 
 
 def test_version_comes_from_the_package_metadata():

@@ -111,3 +111,91 @@ def test_a_vendor_adjusted_close_implies_a_split_but_not_a_bad_print() -> None:
     assert events[["ex_date", "ratio"]].values.tolist() == [[DAYS[2], 2.0]]
     three_for_two = bars([90.0, 90.0, 60.3, 60.0]).assign(adj_close=[60.0, 60.0, 60.3, 60.0])
     assert events_from_adjusted(three_for_two)["ratio"].tolist() == [1.5]
+
+
+def universe(n: int, sessions: int = 12, seed: int = 7) -> pd.DataFrame:
+    """`n` tickers of random walks with ordinary daily moves (about 1.5%), each with its own bars."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        closes = list(50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, sessions))))
+        frame = bars(closes, f"T{i:02d}")
+        frame["volume"] = rng.integers(500_000, 2_000_000, sessions)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def day_glitches(frame: pd.DataFrame) -> dict[date, set[str]]:
+    found = check_bars(frame, NO_SPLITS, spike_pct=0.15)
+    glitch = found[found["kind"] == "day_glitch"]
+    return {d: set(g["ticker"]) for d, g in glitch.groupby("trade_date")}
+
+
+def test_a_session_scaled_wrong_for_the_whole_universe_is_a_day_glitch() -> None:
+    frame = universe(30)
+    bad = frame["trade_date"] == DAYS[6]
+    frame.loc[bad, ["open", "high", "low", "close"]] *= 0.5  # the vendor's day in the wrong unit
+    found = check_bars(frame, NO_SPLITS, spike_pct=0.15)
+    glitch = found[found["kind"] == "day_glitch"]
+    assert set(glitch["trade_date"]) == {DAYS[6]} and set(glitch["ticker"]) == set(frame["ticker"])
+    assert glitch["detail"].iloc[0].startswith("whole-day glitch: 30 of 30 tickers jumped and reverted")
+    # Each ticker's own spike is still reported too.
+    assert len(found[(found["kind"] == "spike") & (found["trade_date"] == DAYS[6])]) == 30
+
+
+def test_a_stale_session_repeating_every_bar_is_a_day_glitch_on_every_ticker() -> None:
+    frame = universe(30)
+    for ticker, rows in frame.groupby("ticker").groups.items():
+        if ticker in ("T00", "T01"):
+            continue  # two tickers did get a fresh bar: "nearly all" is enough
+        previous, day = rows[4], rows[5]
+        frame.loc[day, ["open", "high", "low", "close", "volume"]] = frame.loc[
+            previous, ["open", "high", "low", "close", "volume"]
+        ].to_numpy()
+    # The stale bars are flagged (the two fresh ones are sound).
+    assert day_glitches(frame) == {DAYS[5]: set(frame["ticker"]) - {"T00", "T01"}}
+    found = check_bars(frame, NO_SPLITS, spike_pct=0.15)
+    assert "28 of 30 tickers repeat the previous session's bar exactly" in found["detail"].iloc[-1]
+
+
+def test_closes_wrong_for_part_of_the_universe_that_revert_are_a_day_glitch() -> None:
+    # The 505-stock history's 2017-09-14: 10-15% off on a few % of the tickers, right again the next day;
+    # each error alone is a move a real session makes, but not against the market in so many at once.
+    frame = universe(40)
+    wrong = [f"T{i:02d}" for i in range(0, 40, 5)]  # 8 of 40
+    for k, ticker in enumerate(wrong):
+        row = (frame["ticker"] == ticker) & (frame["trade_date"] == DAYS[6])
+        frame.loc[row, "close"] *= 1.12 if k % 2 else 0.89
+        frame.loc[row, "high"] = frame.loc[row, ["high", "close"]].max(axis=1)
+        frame.loc[row, "low"] = frame.loc[row, ["low", "close"]].min(axis=1)
+    found = check_bars(frame, NO_SPLITS, spike_pct=0.15)
+    assert set(found["kind"]) == {"day_glitch"}  # no single one is a spike
+    assert day_glitches(frame) == {DAYS[6]: set(wrong)}
+    assert (
+        found["detail"]
+        .iloc[0]
+        .startswith(
+            "whole-day glitch: 8 of 40 tickers moved against the market and reverted the next session"
+        )
+    )
+
+
+def test_real_market_days_are_not_day_glitches() -> None:
+    crash = universe(30)
+    # A crash: every ticker falls 12-25% and stays down (no reversion), with the usual dispersion.
+    for k, (_, rows) in enumerate(crash.groupby("ticker").groups.items()):
+        crash.loc[rows[6:], ["open", "high", "low", "close"]] *= 0.75 + 0.13 * (k % 10) / 9
+    assert day_glitches(crash) == {}
+    # A few bad prints on one day (4 of 30 tickers) are spikes, not a broken session.
+    prints = universe(30)
+    for ticker in ("T03", "T09", "T17", "T22"):
+        prints.loc[(prints["ticker"] == ticker) & (prints["trade_date"] == DAYS[6]), "close"] *= 1.4
+    found = check_bars(prints, NO_SPLITS, spike_pct=0.15)
+    assert set(found[found["kind"] == "spike"]["ticker"]) == {"T03", "T09", "T17", "T22"}
+    assert day_glitches(prints) == {}
+    # Too few tickers to speak for the market: no day verdict, only the per-ticker spikes.
+    few = universe(10)
+    few.loc[few["trade_date"] == DAYS[6], ["open", "high", "low", "close"]] *= 0.5
+    assert day_glitches(few) == {}

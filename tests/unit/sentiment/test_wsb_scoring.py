@@ -78,3 +78,24 @@ def test_labelled_wsb_set(scorer: SentimentScorer) -> None:
 
 def test_wsb_loss_slang_is_bearish(scorer: SentimentScorer) -> None:
     assert scorer.analyze("Got rekt on NKE earnings")[1] == "bearish"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("rip calls", "bearish"),  # a lexicon phrase ending in "calls" is not a position opened in calls
+        ("rip puts", "bullish"),
+        ("Bought SQQQ before the CPI print", "bearish"),
+        ("loading up on VIX calls", "bearish"),  # calls on an instrument that rises when stocks fall
+        ("bought 300 SQQQ shares", "bearish"),
+        ("bought 20 SPY calls", "bullish"),
+        ("bought SQQQ puts", "bullish"),
+        ("Backed up the truck on PFE today", "bullish"),
+        ("My first 10 bagger, letting the rest ride", "bullish"),
+        ("Chapter 11 incoming, equity holders get wiped out", "bearish"),
+    ],
+)
+def test_bets_through_inverse_instruments_and_wsb_slang(
+    scorer: SentimentScorer, text: str, label: str
+) -> None:
+    assert scorer.analyze(text)[1] == label
