@@ -49,8 +49,14 @@ def demo(
     SYNTHETIC Reddit feed, the ensemble trained walk-forward with its edge test, the last 2 years replayed
     with quarterly retraining beside the RSI / MACD rules and buy-and-hold, the dashboard, a read key;
     then a summary and the server on http://127.0.0.1:8000 (unless --no-serve)."""
+    import logging
+
     from backend.core.settings import override_settings
 
+    backend_log = logging.getLogger("backend")
+    if backend_log.getEffectiveLevel() > logging.DEBUG:  # --verbose keeps every line
+        # Per-fit INFO lines would scroll the progress bars away; the notes say what matters.
+        backend_log.setLevel(logging.WARNING)
     changes: dict[str, Any] = {}
     if db is not None:
         changes["database_url"] = f"sqlite:///{db.expanduser().resolve()}"

@@ -176,9 +176,11 @@ async def synthetic_feed(ui: DemoUI, tickers: list[str], days: list[date]) -> in
     from backend.db.engine import transaction
     from backend.sentiment import sample_feed
     from backend.sentiment import service as sentiment_service
+    from backend.sentiment.scoring import MemoScorer
 
     rate = get_settings().demo.posts_per_ticker_day
     items = sample_feed.generate(tickers, days, posts_per_day=rate)
+    scorer = MemoScorer(max_chars=get_settings().sentiment.max_chars_scored)
     new = 0
     with ui.step("SYNTHETIC Reddit feed: scoring posts", len(items)) as advance:
         async with transaction() as session:
@@ -187,7 +189,7 @@ async def synthetic_feed(ui: DemoUI, tickers: list[str], days: list[date]) -> in
             chunk = items[i : i + 5000]
             async with transaction() as session:
                 stored = await sentiment_service.store_items(
-                    session=session, items=chunk, known=known, synthetic=True
+                    session=session, items=chunk, known=known, scorer=scorer, synthetic=True
                 )
             new += stored.new_posts
             advance(len(chunk))
@@ -211,10 +213,15 @@ async def train(ui: DemoUI, result: DemoResult) -> None:
 
     as_of = result.history[1]
     with ui.step(f"training the ensemble walk-forward (data known at {as_of})", None) as advance:
+
+        def progress(message: str) -> None:
+            ui.note(message)
+            advance(1)
+
         outcome = await ml_pipeline.train_detached(
             as_of=as_of,
             tickers=result.tickers,
-            progress=lambda message: (ui.note(message), advance(1)),
+            progress=progress,
             member_names=_members(result),
         )
     result.model_version = outcome.model.version
@@ -226,14 +233,28 @@ async def train(ui: DemoUI, result: DemoResult) -> None:
 async def replay(ui: DemoUI, result: DemoResult) -> None:
     """The last sessions replayed through the live steps, retrained on schedule, beside the baselines."""
     from backend.backtest import service as backtest_service
-    from backend.core.calendar import trading_days
+    from backend.core.calendar import previous_trading_day, trading_days
+    from backend.db.engine import transaction
+    from backend.market import service as market_service
 
     settings = get_settings()
     start, end = result.replay
+    async with transaction() as session:
+        before = await market_service.bar_counts(
+            session=session, tickers=result.tickers, end=previous_trading_day(start)
+        )
+    # Listed late (e.g. spin-offs of 2016-2017): too little history to train on before the replay starts.
+    need = backtest_service.required_history()
+    replayed = [t for t in result.tickers if before.get(t, 0) >= need]
+    if len(replayed) < len(result.tickers):
+        result.notes.append(
+            f"{len(result.tickers) - len(replayed)} tickers listed too late to train on before {start} "
+            f"(fewer than {need} bars) are left out of the replay"
+        )
     request = backtest_service.BacktestRequest(
         start=start,
         end=end,
-        tickers=result.tickers,
+        tickers=replayed,
         retrain_every=settings.demo.retrain_every_days,
         members=_members(result),
     )

@@ -7,7 +7,6 @@ only the size is cut down (12 tickers, 42 replayed sessions) so the test stays u
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -26,8 +25,17 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory):
     with override_settings(data_dir=home, database_url="", demo={"retrain_every_days": 21}):
         result = runner.invoke(
             app,
-            ["demo", "--no-serve", "--no-build", "--db", str(db), "--tickers", str(N_TICKERS),
-             "--sessions", str(N_SESSIONS)],
+            [
+                "demo",
+                "--no-serve",
+                "--no-build",
+                "--db",
+                str(db),
+                "--tickers",
+                str(N_TICKERS),
+                "--sessions",
+                str(N_SESSIONS),
+            ],
         )
     assert result.exit_code == 0, result.output + result.stderr
     with sqlite3.connect(db) as conn:
@@ -66,7 +74,7 @@ def test_a_model_with_its_edge_evidence_is_active(demo_db):
     conn, out = demo_db
     rows = conn.execute("SELECT version, metrics, trusted, is_active FROM model_versions").fetchall()
     assert len(rows) == 1
-    version, metrics, trusted, active = rows[0]
+    _version, metrics, trusted, active = rows[0]
     metrics = json.loads(metrics)
     for key in ("rank_ic", "rank_ic_t", "top_bucket", "all_candidates", "rsi_rule", "macd_rule", "log_loss"):
         assert key in metrics
