@@ -213,13 +213,19 @@ async def run_backtest(
     *,
     on_session: Callable[[str, date], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    data: ReplayData | None = None,
 ) -> dict[str, Any]:
-    """Validate, replay the strategy and the baselines, store the run and its book; returns the results."""
+    """Validate, replay the strategy and the baselines, store the run and its book; returns the results.
+
+    `data`: the request's history already loaded by `load` (the demo trains its live model on the same
+    frames instead of loading and building the features twice).
+    """
     settings = get_settings()
     members = request.members or list(settings.backtest.members)
     retrain_every = request.retrain_every or settings.backtest.retrain_every_days
     async with transaction() as session:
-        data = await load(session=session, request=request)
+        if data is None:
+            data = await load(session=session, request=request)
         run = BacktestRun(
             status="running",
             start_date=request.start,

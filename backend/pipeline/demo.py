@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from backend.core.settings import get_settings, override_settings
+from backend.db.engine import transaction
 
 Advance = Callable[[int], None]
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
@@ -139,8 +140,9 @@ async def _flow(ui: DemoUI, timings: dict[str, float]) -> DemoResult:
     await timed("tickers", lambda: seed_tickers(ui))
     await timed("history", lambda: load_history(ui, PriceBatch(batch.source, bars)))
     result.synthetic_posts = await timed("reddit", lambda: synthetic_feed(ui, tickers, days))
-    await timed("train", lambda: train(ui, result))
-    await timed("replay", lambda: replay(ui, result))
+    request, data = await timed("features", lambda: replay_data(ui, result))
+    await timed("train", lambda: train(ui, result, data))
+    await timed("replay", lambda: replay(ui, result, request, data))
     await timed("live_day", lambda: live_day(ui, result))
     result.read_key = await timed("read_key", create_read_key)
     return result
@@ -207,33 +209,11 @@ def _members(result: DemoResult) -> list[str]:
     return members
 
 
-async def train(ui: DemoUI, result: DemoResult) -> None:
-    """The live model: walk-forward on everything known at the last day, its edge test, registered."""
-    from backend.pipeline import ml as ml_pipeline
-
-    as_of = result.history[1]
-    with ui.step(f"training the ensemble walk-forward (data known at {as_of})", None) as advance:
-
-        def progress(message: str) -> None:
-            ui.note(message)
-            advance(1)
-
-        outcome = await ml_pipeline.train_detached(
-            as_of=as_of,
-            tickers=result.tickers,
-            progress=progress,
-            member_names=_members(result),
-        )
-    result.model_version = outcome.model.version
-    result.model_trusted = bool(outcome.model.trusted)
-    result.model_quality = dict(outcome.metrics)
-    result.promotion = outcome.promotion.reason
-
-
-async def replay(ui: DemoUI, result: DemoResult) -> None:
-    """The last sessions replayed through the live steps, retrained on schedule, beside the baselines."""
+async def replay_data(ui: DemoUI, result: DemoResult) -> tuple[Any, Any]:
+    """The replay's request and its history (prices, point-in-time features, market days), loaded once
+    for both the live model's training and the replay."""
     from backend.backtest import service as backtest_service
-    from backend.core.calendar import previous_trading_day, trading_days
+    from backend.core.calendar import previous_trading_day
     from backend.db.engine import transaction
     from backend.market import service as market_service
 
@@ -249,7 +229,7 @@ async def replay(ui: DemoUI, result: DemoResult) -> None:
     if len(replayed) < len(result.tickers):
         result.notes.append(
             f"{len(result.tickers) - len(replayed)} tickers listed too late to train on before {start} "
-            f"(fewer than {need} bars) are left out of the replay"
+            f"(fewer than {need} bars) are left out of the model and the replay"
         )
     request = backtest_service.BacktestRequest(
         start=start,
@@ -258,11 +238,49 @@ async def replay(ui: DemoUI, result: DemoResult) -> None:
         retrain_every=settings.demo.retrain_every_days,
         members=_members(result),
     )
-    total = len(trading_days(start, end)) * (1 + len(backtest_service.BASELINE_RULES))
+    with ui.step(f"point-in-time features for {len(replayed)} tickers", None):
+        async with transaction() as session:
+            data = await backtest_service.load(session=session, request=request)
+    return request, data
+
+
+async def train(ui: DemoUI, result: DemoResult, data: Any) -> None:
+    """The live model: walk-forward on everything known at the last day, its edge test, registered."""
+    from backend.features.labels import triple_barrier_labels
+    from backend.ml import training
+    from backend.pipeline import ml as ml_pipeline
+
+    as_of = result.history[1]
+    with ui.step(f"training the ensemble walk-forward (data known at {as_of})", None) as advance:
+
+        def progress(message: str) -> None:
+            ui.note(message)
+            advance(1)
+
+        labels = triple_barrier_labels(data.prices, get_settings().risk)
+        ts = training.make_training_set(data.features, labels, data.prices)
+        members = _members(result)
+        fitted = ml_pipeline.fit(
+            ml_pipeline.TrainingData(ts, dict(data.excluded)), progress=progress, member_names=members
+        )
+        async with transaction() as session:
+            outcome = await ml_pipeline.register_fitted(session=session, as_of=as_of, fitted=fitted)
+    result.model_version = outcome.model.version
+    result.model_trusted = bool(outcome.model.trusted)
+    result.model_quality = dict(outcome.metrics)
+    result.promotion = outcome.promotion.reason
+
+
+async def replay(ui: DemoUI, result: DemoResult, request: Any, data: Any) -> None:
+    """The last sessions replayed through the live steps, retrained on schedule, beside the baselines."""
+    from backend.backtest import service as backtest_service
+
+    start, end = result.replay
+    total = len(data.sessions) * (1 + len(backtest_service.BASELINE_RULES))
     label = f"replay {start}..{end}: model, RSI rule, MACD rule"
     with ui.step(label, total) as advance:
         result.backtest = await backtest_service.run_backtest(
-            request, on_session=lambda _name, _day: advance(1), progress=ui.note
+            request, on_session=lambda _name, _day: advance(1), progress=ui.note, data=data
         )
 
 
