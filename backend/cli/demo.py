@@ -67,6 +67,7 @@ def demo(
         from backend.pipeline import demo as demo_flow
 
         result = demo_flow.run_demo(RichUI(), build_dashboard=build)
+        result.url = f"http://127.0.0.1:{port}"
         print_summary(result)
         if serve_after:
             from backend.cli.serve import serve

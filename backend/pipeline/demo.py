@@ -70,6 +70,7 @@ class DemoResult:
     read_key: str | None = None
     dashboard: str = ""
     notes: list[str] = field(default_factory=list)
+    url: str = "http://127.0.0.1:8000"  # where `serve` will listen (the CLI sets its --port)
     timings: dict[str, float] = field(default_factory=dict)
 
 

@@ -105,7 +105,7 @@ def summary_lines(result: DemoResult) -> list[str]:
     lines.append(f"dashboard: {result.dashboard}")
     if result.read_key:
         lines.append(f"read API key (shown once): {result.read_key}")
-        lines.append('  curl -H "Authorization: Bearer <key>" http://127.0.0.1:8000/api/v1/signals')
+        lines.append(f'  curl -H "Authorization: Bearer <key>" {result.url}/api/v1/signals')
     total = sum(result.timings.values())
     split = ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items())
     lines.append(f"took {total:.0f} s ({split})")

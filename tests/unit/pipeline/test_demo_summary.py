@@ -98,6 +98,7 @@ def test_summary_lines_carry_the_verdict_pnl_candidates_key_and_timings():
     assert "-5.2%" in rsi and " 41 " in rsi and "44%" in rsi
     assert "#1 AAPL: P(win) 0.58, EV +0.40% - not trusted" in text
     assert "read API key (shown once): tft_0123abcd_secret" in text
+    assert 'Bearer <key>" http://127.0.0.1:8000/api/v1/signals' in text
     assert text.rstrip().endswith("took 130 s (history 30s, replay 100s)")
 
 
