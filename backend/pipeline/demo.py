@@ -14,6 +14,7 @@ fits) so the whole run fits the time budget; the summary says so, and whether th
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import time
@@ -151,7 +152,6 @@ async def _flow(ui: DemoUI, timings: dict[str, float]) -> DemoResult:
 
 async def seed_tickers(ui: DemoUI) -> int:
     """The bundled US listing and ETFs (idempotent)."""
-    from backend.db.engine import transaction
     from backend.market import service as market_service
     from backend.market.universe import bundled_universe
 
@@ -164,7 +164,6 @@ async def seed_tickers(ui: DemoUI) -> int:
 
 async def load_history(ui: DemoUI, batch: Any) -> int:
     """The bundled real daily bars with GICS sectors, indicators and the data-quality check."""
-    from backend.db.engine import transaction
     from backend.market import bundled
 
     n = int(batch.bars["ticker"].nunique())
@@ -176,7 +175,6 @@ async def load_history(ui: DemoUI, batch: Any) -> int:
 
 async def synthetic_feed(ui: DemoUI, tickers: list[str], days: list[date]) -> int:
     """A SYNTHETIC Reddit feed about `tickers` on `days` (marked synthetic), scored and aggregated."""
-    from backend.db.engine import transaction
     from backend.sentiment import sample_feed
     from backend.sentiment import service as sentiment_service
     from backend.sentiment.scoring import MemoScorer
@@ -215,7 +213,6 @@ async def replay_data(ui: DemoUI, result: DemoResult) -> tuple[Any, Any]:
     for both the live model's training and the replay."""
     from backend.backtest import service as backtest_service
     from backend.core.calendar import previous_trading_day
-    from backend.db.engine import transaction
     from backend.market import service as market_service
 
     settings = get_settings()
@@ -299,7 +296,6 @@ async def live_day(ui: DemoUI, result: DemoResult) -> None:
 async def create_read_key() -> str:
     """A read-scope API key for the local dashboard and curl (printed once)."""
     from backend.auth import service as auth_service
-    from backend.db.engine import transaction
 
     async with transaction() as session:
         created = await auth_service.create(session=session, name=READ_KEY_NAME, scope="read")
@@ -321,7 +317,7 @@ def dashboard(ui: DemoUI, frontend: Path = FRONTEND_DIR) -> str:
             done = subprocess.run(
                 [npm, *args],
                 cwd=frontend,
-                env={**_environ(), **env},
+                env={**os.environ, **env},
                 capture_output=True,
                 text=True,
                 check=False,
@@ -332,9 +328,3 @@ def dashboard(ui: DemoUI, frontend: Path = FRONTEND_DIR) -> str:
                 return f"not built: `{command}` failed ({tail[0][:160]}); the API still serves /docs"
             advance(1)
     return f"built ({frontend / 'out'})"
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
