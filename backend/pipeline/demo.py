@@ -285,12 +285,32 @@ async def replay(ui: DemoUI, result: DemoResult, request: Any, data: Any) -> Non
 async def live_day(ui: DemoUI, result: DemoResult) -> None:
     """The live after-close chain on the history's last day: predictions, the paper portfolio, candidates."""
     from backend.pipeline import daily
+    from backend.signals import service as signal_service
 
     as_of = result.history[1]
     with ui.step(f"after-close pipeline for {as_of} (live paper portfolio)", None):
         outcome = await daily.run_daily(as_of=as_of, tickers=result.tickers, force=True)
     result.live_candidates = [c.as_dict() for c in outcome.candidates]
     result.live_signals = len(outcome.signals.approved) if outcome.signals is not None else 0
+    if outcome.signals is not None and outcome.signals.already_generated:
+        # A database the demo ran on before: the book cannot be rewound, so show what that run stored.
+        result.notes.append(
+            f"the live portfolio had already processed {as_of} (this database was used before): its "
+            "stored candidates are shown, not predictions of the model trained now"
+        )
+        async with transaction() as session:
+            _day, rows = await signal_service.list_candidates(session=session, trade_date=as_of)
+        result.live_candidates = [
+            {
+                "rank": r.rank,
+                "ticker": r.ticker,
+                "confidence": r.confidence,
+                "expected_value": r.expected_value,
+                "why": r.why,
+            }
+            for r in rows
+        ]
+        result.live_signals = sum(bool(r.is_signal) for r in rows)
 
 
 async def create_read_key() -> str:
