@@ -249,16 +249,20 @@ async def run_backtest(
     run_id: int | None = None,
     on_session: Callable[[str, date], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    data: ReplayData | None = None,
 ) -> dict[str, Any]:
     """Validate, replay the strategy and the baselines, store the run and its book; returns the results.
 
     `run_id`: a run `create_queued` recorded (the API's POST); it is marked running, then finished or
-    failed. Without it a new run row is created here."""
+    failed. Without it a new run row is created here. `data`: the request's history already loaded by
+    `load` (the demo trains its live model on the same frames instead of loading and building the features
+    twice)."""
     settings = get_settings()
     members, retrain_every, run_settings = _run_settings(request)
     try:
         async with transaction() as session:
-            data = await load(session=session, request=request)
+            if data is None:
+                data = await load(session=session, request=request)
             if run_id is None:
                 run = BacktestRun(
                     status="running",

@@ -32,15 +32,15 @@ from typing import Annotated
 import typer
 
 from backend.cli import price_data  # noqa: F401  (registers prices check/exclude/include/split/load-history)
-from backend.cli.common import console
+from backend.cli.demo import demo
 from backend.cli.errors import HandledGroup
-from backend.cli.market import db_app, prices_app, prices_load_sample, tickers_app, tickers_seed
+from backend.cli.market import db_app, prices_app, tickers_app
 from backend.cli.ml import check_app, models_app
 from backend.cli.ml import predict as predict_command
 from backend.cli.ml import train as train_command
 from backend.cli.notify import notify_app
-from backend.cli.portfolio import backtest, monitor, pipeline_app, pipeline_run, portfolio_app
-from backend.cli.sentiment import reddit_app, reddit_load_sample, sentiment_app
+from backend.cli.portfolio import backtest, monitor, pipeline_app, portfolio_app
+from backend.cli.sentiment import reddit_app, sentiment_app
 from backend.cli.serve import apikey_app, serve
 from backend.cli.signals import signals_app
 from backend.cli.tasks import enqueue, runs_app, schedule_command
@@ -71,6 +71,7 @@ pipeline_app.command("enqueue")(enqueue)
 app.add_typer(runs_app, name="runs")
 app.command("serve")(serve)
 app.add_typer(apikey_app, name="apikey")
+app.command("demo")(demo)
 
 
 def version() -> str:
@@ -104,40 +105,6 @@ def _main(
         # Libraries' deprecation notices (yfinance, pandas) are for the maintainers, not for the user.
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-DEMO_AS_OF = "2013-03-01"  # the last day of the bundled sample history
-
-
-@app.command("demo")
-def demo(
-    no_serve: Annotated[
-        bool,
-        typer.Option("--no-serve", help="prepare the data only (this demo never serves; kept for scripts)"),
-    ] = False,
-) -> None:
-    """Everything on the embedded default: migrate, seed tickers, sample prices, synthetic Reddit feed,
-    train the ensemble walk-forward (with its edge test: trusted or not), predict the last sample day and run
-    the after-close pipeline on it, which shows the day's ranked candidates."""
-    del no_serve  # the sample demo stops after the pipeline either way
-    from backend.cli.common import safe_url
-    from backend.db import migrate
-
-    console.print(f"[bold]1/6[/bold] migrating {safe_url()}")
-    migrate.upgrade()
-    console.print("[bold]2/6[/bold] seeding the ticker universe")
-    tickers_seed()
-    console.print("[bold]3/6[/bold] loading the bundled sample history")
-    prices_load_sample()
-    console.print("[bold]4/6[/bold] loading the SYNTHETIC sample Reddit feed")
-    reddit_load_sample()
-    console.print(f"[bold]5/6[/bold] training the ensemble on data known at {DEMO_AS_OF}")
-    train_command(tickers=None, as_of=DEMO_AS_OF)
-    console.print(
-        f"[bold]6/6[/bold] after-close pipeline for {DEMO_AS_OF}: predictions, paper portfolio, signals"
-    )
-    predict_command(as_of=DEMO_AS_OF, tickers=None, force=False)
-    pipeline_run(as_of=DEMO_AS_OF, tickers=None, force=False)
 
 
 def main() -> None:  # pragma: no cover

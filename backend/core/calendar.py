@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 ET = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
 _CALENDAR_START = "1990-01-02"
+# Pure functions of a date on a fixed calendar, called per row and per candidate in replays (a 2-year,
+# 500-stock replay asked exchange_calendars ~10^6 times: a third of its daily loop). Dates and datetimes
+# are immutable, so cached answers are safe to share.
+CACHE_SIZE = 1 << 16
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +41,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def is_trading_day(day: date) -> bool:
     """True when NYSE holds a session on `day`."""
     import pandas as pd
@@ -44,6 +49,7 @@ def is_trading_day(day: date) -> bool:
     return bool(nyse().is_session(pd.Timestamp(day)))
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def next_trading_day(day: date) -> date:
     """The first session strictly after `day`."""
     import pandas as pd
@@ -51,6 +57,7 @@ def next_trading_day(day: date) -> date:
     return nyse().date_to_session(pd.Timestamp(day) + pd.Timedelta(days=1), direction="next").date()
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def previous_trading_day(day: date) -> date:
     """The last session strictly before `day`."""
     import pandas as pd
@@ -58,12 +65,14 @@ def previous_trading_day(day: date) -> date:
     return nyse().date_to_session(pd.Timestamp(day) - pd.Timedelta(days=1), direction="previous").date()
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def session_on_or_after(day: date) -> date:
     import pandas as pd
 
     return nyse().date_to_session(pd.Timestamp(day), direction="next").date()
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def session_on_or_before(day: date) -> date:
     import pandas as pd
 
@@ -81,6 +90,7 @@ def trading_days(start: date, end: date) -> list[date]:
     return [ts.date() for ts in cal.sessions_in_range(first, last)]
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def add_trading_days(day: date, count: int) -> date:
     """The session `count` sessions after (or before, if negative) the session on or before `day`."""
     import pandas as pd
@@ -90,6 +100,7 @@ def add_trading_days(day: date, count: int) -> date:
     return cal.session_offset(session, count).date()
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def session_close(day: date) -> datetime:
     """The actual close of the session on `day` in UTC (13:00 ET on half days)."""
     import pandas as pd
@@ -103,6 +114,7 @@ def is_market_open(moment: datetime) -> bool:
     return is_trading_day(day) and session_open(day) <= moment < session_close(day)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def session_open(day: date) -> datetime:
     """The open of the session on `day` in UTC (09:30 ET)."""
     import pandas as pd

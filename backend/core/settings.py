@@ -156,6 +156,29 @@ class BacktestSettings(BaseModel):
     retrain_every_days: int = Field(default=5, ge=1)  # trading days between retrains (weekly)
 
 
+class DemoSettings(BaseModel):
+    """`tft-trader demo`: how much of the bundled 505-stock history it replays, and how fast it trains.
+
+    The demo must finish in minutes on a 2-core machine, so its models are smaller than production's
+    (`ml`): fewer, shallower trees and a one-year training window; retraining every quarter. `DEMO__*`.
+    """
+
+    tickers: int | None = Field(default=None, ge=5)  # the first N tickers alphabetically; None = all 505
+    replay_sessions: int = Field(default=504, ge=20)  # the last N sessions of the history (~2 years)
+    retrain_every_days: int = Field(default=63, ge=1)  # sessions between retrains (a quarter)
+    posts_per_ticker_day: float = Field(default=0.05, gt=0)  # synthetic Reddit posts per ticker and day
+    build_dashboard: bool = True  # `npm ci && npm run build` in frontend/ when frontend/out is missing
+    # The members' sizes for the demo's fits (merged into `ml` while the demo trains and replays).
+    ml: dict[str, Any] = {
+        "xgb_n_estimators": 40,
+        "xgb_max_depth": 4,
+        "lgbm_n_estimators": 40,
+        "lgbm_num_leaves": 15,
+        "max_train_days": 252,
+        "walk_forward_splits": 3,
+    }
+
+
 class NotifySettings(BaseModel):
     """Email (SMTP) and webhook delivery. Secrets only from the environment (`NOTIFY__SMTP_PASSWORD`)."""
 
@@ -283,6 +306,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = RiskSettings()
     ml: MLSettings = MLSettings()
     backtest: BacktestSettings = BacktestSettings()
+    demo: DemoSettings = DemoSettings()
     notify: NotifySettings = NotifySettings()
     tasks: TaskSettings = TaskSettings()
     sentry_dsn: str = ""  # errors of the API, worker and beat go to Sentry when set

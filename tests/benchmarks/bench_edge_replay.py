@@ -1,10 +1,10 @@
 """Replay 2 years x the stored universe with monthly retraining: wall time and where it goes.
 
-Run by hand against a database holding the history (the 505-stock S&P 500 file imported with
-`tft-trader prices import`):
+Run by hand against a database holding the history (the bundled 505-stock S&P 500 history,
+`tft-trader prices load-history`):
 
     DATABASE_URL=postgresql://... uv run --no-sync python tests/benchmarks/bench_edge_replay.py \\
-        --start 2016-02-08 --end 2018-01-31 [--retrain-every 21] [--members lightgbm]
+        --start 2016-02-08 --end 2018-01-31 [--retrain-every 21] [--members xgboost,lightgbm]
 
 Prints the backtest's `timings_seconds` (labels, the first walk-forward, the monthly fits, block
 prediction, the whole strategy replay, the daily loop per session without training), the edge test on the

@@ -5,11 +5,11 @@ Run them in their own pytest invocation (`uv run --no-sync pytest tests/e2e`): s
 pytest-asyncio tests collected after it in the same process. The dashboard must be built first
 (`npm ci && npm run build` in frontend/); `.ci/run` does both.
 
-The fixture database is what `tft-trader demo --no-serve` makes, in a temp SQLite file, plus one short
-backtest so the Models page has a run to show. The bundled sample's model is NOT trusted and calls HOLD with
-a negative EV everywhere, so the demo records no signal even with `RISK__REQUIRE_TRUSTED_MODEL=false`; the
-fixture then writes a few signals marked TEST DATA from the demo day's candidates (`seed_signals.py`) so the
-Signals pages, their filters and the detail view have rows.
+The fixture database is what `tft-trader demo --no-serve` makes, in a temp SQLite file, on the first
+`DEMO_TICKERS` of the bundled 505 stocks and a half-year replay (the whole demo takes minutes; the pages
+are the same). The model is NOT trusted on this data, so the demo records no signal; the fixture then
+writes a few signals marked TEST DATA from the demo day's candidates (`seed_signals.py`) so the Signals
+pages, their filters and the detail view have rows.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-DEMO_AS_OF = "2013-03-01"
-BACKTEST = ("--start", "2012-10-01", "--end", DEMO_AS_OF, "--retrain-every", "63")
+DEMO_AS_OF = "2018-02-07"  # the bundled 505-stock history's last session
+DEMO_TICKERS = "40"  # the first 40 alphabetically: AAPL among them
+DEMO_SESSIONS = "126"  # half a year replayed, retrained every quarter
 
 
 def _free_port() -> int:
@@ -82,12 +83,9 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{tmp / 'demo.db'}",
         DATA_DIR=str(tmp),
         ENVIRONMENT="test",
-        # TEST DATA ONLY: the sample's model is not trusted; let its calls become signals anyway.
-        RISK__REQUIRE_TRUSTED_MODEL="false",
-        # Small models (no LSTM, 20 trees) keep the fixture fast: the tests look at the pages, not the model.
+        # No LSTM: the fixture stays fast whether or not torch is installed (the tests look at the pages).
         ML__WEIGHT_LSTM="0",
-        ML__XGB_N_ESTIMATORS="20",
-        ML__LGBM_N_ESTIMATORS="20",
+        DEMO__BUILD_DASHBOARD="false",  # .ci/run built it already; the fixture refuses to start without it
         API__PUBLIC_READ="true",
         API__ANONYMOUS_RATE_LIMIT_PER_MINUTE="100000",
         API__RATE_LIMIT_PER_MINUTE="100000",
@@ -99,7 +97,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_db(demo_env: dict[str, str]) -> Path:
-    """The demo's database, plus one short backtest.
+    """The demo's database (with its replay: a backtest run beside the rules and buy-and-hold).
 
     `E2E_DEMO_DB=/path/file.db` (for working on the tests): reuse that file when it exists, else build it
     and keep a copy there. CI leaves it unset and builds from scratch.
@@ -113,8 +111,8 @@ def demo_db(demo_env: dict[str, str]) -> Path:
     if keep is not None and keep.is_file():
         shutil.copyfile(keep, path)
     else:
-        _cli("demo", "--no-serve", env=demo_env, timeout=1200, log=log)
-        _cli("backtest", *BACKTEST, env=demo_env, timeout=900, log=log)
+        demo = ("demo", "--no-serve", "--tickers", DEMO_TICKERS, "--sessions", DEMO_SESSIONS)
+        _cli(*demo, env=demo_env, timeout=1200, log=log)
     with log.open("a") as out:  # TEST DATA: see seed_signals.py
         subprocess.run(
             [sys.executable, "-m", "tests.e2e.seed_signals"],

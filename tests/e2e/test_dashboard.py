@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, ROOT
+from tests.e2e.conftest import ARTIFACTS, DEMO_AS_OF, ROOT
 
 # A canvas "renders" when its pixels are not all one colour; `up` also looks for the candles' green.
 CANVAS_PIXELS = """
@@ -69,8 +69,8 @@ def test_today_shows_candidates_with_reasons(page: Page, errors: list[str]) -> N
     # Every candidate says why it is or is not a signal.
     for why in page.locator("[data-candidate] [data-why]").all_inner_texts():
         assert len(why.strip()) > 5, why
-    expect(page.locator("#candidates-title")).to_contain_text("2013-03-01")
-    # The model's verdict is on screen (the sample's model is not trusted: the page must say so).
+    expect(page.locator("#candidates-title")).to_contain_text(DEMO_AS_OF)
+    # The model's verdict is on screen (the demo's model is not trusted: the page must say so).
     expect(page.locator("[data-model-trust]")).to_be_visible()
     trust = page.locator("[data-model-trust]").get_attribute("data-model-trust")
     assert trust in {"trusted", "untrusted"}
