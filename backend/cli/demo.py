@@ -72,7 +72,14 @@ def demo(
         if serve_after:
             from backend.cli.serve import serve
 
-            serve(host="127.0.0.1", port=port, workers=1)
+            # Bound to 127.0.0.1 only, reads need no key, so the dashboard opens straight away in this
+            # machine's browser; the printed read key is for scripts, writes still need a write key.
+            console.print(
+                "the dashboard reads without a key on 127.0.0.1 (public read, this machine only); "
+                "changes need a write key: tft-trader apikey create NAME --scope write"
+            )
+            with override_settings(api={"public_read": True}):
+                serve(host="127.0.0.1", port=port, workers=1)
 
 
 def print_summary(result: DemoResult) -> None:
