@@ -85,7 +85,9 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ENVIRONMENT="test",
         # No LSTM: the fixture stays fast whether or not torch is installed (the tests look at the pages).
         ML__WEIGHT_LSTM="0",
-        DEMO__BUILD_DASHBOARD="false",  # .ci/run built it already; the fixture refuses to start without it
+        DEMO__BUILD_DASHBOARD="false",
+        # 40 tickers at the default 0.05 posts a day may leave the last day without a mention: denser feed.
+        DEMO__POSTS_PER_TICKER_DAY="0.5",  # .ci/run built it already; the fixture refuses to start without it
         API__PUBLIC_READ="true",
         API__ANONYMOUS_RATE_LIMIT_PER_MINUTE="100000",
         API__RATE_LIMIT_PER_MINUTE="100000",
