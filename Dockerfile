@@ -1,5 +1,14 @@
-# One image for every process type (CLI jobs, Celery worker, Celery beat; the API when it exists), CPU only:
-# xgboost-cpu instead of xgboost (no CUDA wheels), torch left out (the `lstm` extra is opt-in).
+# One image for every process type (the API with the dashboard, CLI jobs, Celery worker, Celery beat), CPU
+# only: xgboost-cpu instead of xgboost (no CUDA wheels), torch left out (the `lstm` extra is opt-in).
+
+# --- dashboard: the Next.js static export (frontend/out), built from the committed lock file ----------
+FROM node:20-slim AS dashboard
+ENV NEXT_TELEMETRY_DISABLED=1
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json frontend/.npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
 
 # --- build: resolve and install the locked dependencies into /opt/venv -----------------------------
 FROM python:3.11-slim AS build
@@ -28,8 +37,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app/backend ./backend
 COPY migrations ./migrations
 COPY alembic.ini README.md ./
-# The dashboard's static export, when `npm run build` made one (frontend/out); .dockerignore keeps the
-# sources and node_modules out, so this copies at most the built files.
-COPY frontend/ ./frontend/
+# Only the built dashboard: the API serves it at / (API__STATIC_DIR defaults to /app/frontend/out).
+COPY --from=dashboard /frontend/out ./frontend/out
 USER tft
 CMD ["tft-trader", "--help"]
