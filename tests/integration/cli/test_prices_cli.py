@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,21 +122,27 @@ def test_db_downgrade_and_upgrade(fresh_db):
 
 
 def test_demo_command_runs_from_a_clean_data_dir(tmp_path):
-    """The README's first command, as a real process on the embedded default."""
-    small_models = {"ML__WEIGHT_LSTM": "0", "ML__XGB_N_ESTIMATORS": "20", "ML__LGBM_N_ESTIMATORS": "20"}
-    env = (
-        {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        | {"DATA_DIR": str(tmp_path)}
-        | small_models
-    )
+    """The README's first command, as a real process on the embedded default (a 12-ticker, 42-session run
+    of it; `tests/integration/demo` checks what it stores)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {
+        "DATA_DIR": str(tmp_path),
+        "DEMO__BUILD_DASHBOARD": "false",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "backend", "demo"], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "backend", "demo", "--no-serve", "--tickers", "12", "--sessions", "42"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "12154" in done.stdout
-    assert "promoted: " in done.stdout  # the first model goes live (ranking only if not beating the prior)
-    assert "trusted" in done.stdout  # the edge test's verdict: trusted, or not trusted and why
-    assert "predictions for 2013-03-01" in done.stdout
-    assert "no prediction for FB: too little history" in done.stderr
-    assert "candidates for 2013-03-01" in done.stdout  # the day's ranked candidates
-    assert stored_rows(f"sqlite+aiosqlite:///{tmp_path}/tft_trader.db") == 12154
+    out = done.stdout
+    assert f"database sqlite+aiosqlite:///{tmp_path}/tft_trader.db" in out  # the embedded default
+    assert "12 real S&P 500 stocks with GICS sectors" in out and "SYNTHETIC Reddit posts" in out
+    assert re.search(r"live model \S+: (trusted|NOT trusted \(.+\))", out)  # the verdict, and why not
+    assert "replay 2017-12-07..2018-02-07 (42 sessions" in out
+    for line in ("model (ensemble)", "RSI rule", "MACD rule", "buy & hold"):
+        assert line in out  # the model beside both rules and buy-and-hold
+    assert "live paper portfolio, 2018-02-07: 12 ranked candidates" in out
+    assert re.search(r"read API key \(shown once\): tft_\S+", out)
+    assert stored_rows(f"sqlite+aiosqlite:///{tmp_path}/tft_trader.db") > 12 * 1000
