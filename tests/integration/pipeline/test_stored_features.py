@@ -21,6 +21,7 @@ from backend.core.settings import override_settings
 from backend.features import service as feature_service
 from backend.features.models import FeatureRow
 from backend.market.models import StockPrice
+from backend.ml.members.lgbm import LightGBMMember
 from backend.ml.models import Prediction
 from backend.pipeline import daily
 from backend.pipeline import ml as ml_pipeline
@@ -128,6 +129,23 @@ def test_predictions_and_market_day_from_stored_features_equal_the_rebuild(
         # ATR is a recursive (Wilder) average: its value depends on the first bar loaded, and the features
         # step loads from a few weeks earlier than the rebuild here; both start 260+ sessions back.
         assert mine["atr_pct"] == pytest.approx(row["atr_pct"], rel=1e-8), ticker
+
+
+@both
+def test_a_model_reading_history_rebuilds_the_features(
+    stored_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sequence member (the LSTM) reads earlier sessions' features too: one stored day is not enough.
+    monkeypatch.setattr(LightGBMMember, "uses_history", True)
+
+    async def refuse(**_: Any) -> None:
+        raise Rebuilt("the features were rebuilt")
+
+    monkeypatch.setattr(feature_service, "load_inputs", refuse)
+    with pytest.raises(Rebuilt):
+        predict(stored=True)
+    monkeypatch.setattr(LightGBMMember, "uses_history", False)
+    assert predict(stored=True).predictions >= 3  # the same stored rows, read once no member needs history
 
 
 @both
