@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.calendar import calendar_days_back
+from backend.core.calendar import add_trading_days, calendar_days_back
 from backend.core.errors import DataSourceError
 from backend.core.settings import get_settings
 from backend.db.base import table_of
@@ -146,10 +146,15 @@ async def stored_day(*, session: AsyncSession, tickers: Sequence[str], day: date
     """The features the features step stored for `day`, or None when they cannot stand in for a rebuild.
 
     None when a ticker with enough history and a usable bar that day has no stored row, or a price bar of
-    the lookback window changed after the rows were stored (a re-fetch): the caller then rebuilds. Rows of
-    one session only: a rebuild on a later date may differ on earlier sessions (a split since rescales them).
+    the lookback window or a Reddit aggregate changed after the rows were stored (a re-fetch, a
+    re-aggregation): the caller then rebuilds. Rows of one session only: a rebuild on a later date may
+    differ on earlier sessions (a split since rescales them). Not caught: a price write whose
+    transaction started before the features step's and committed after it read the bars (a manual fetch
+    racing the chain, which runs prices before features).
     """
-    if not tickers:
+    if not tickers or session.get_bind().dialect.name == "sqlite":
+        # SQLite's now() has one-second steps: too coarse to tell a price written just after the features
+        # from one written just before. A local install rebuilds (a second or two per step).
         return None
     counts = await market_service.bar_counts(session=session, tickers=tickers, end=day)
     skipped = history_skips(tickers, counts, day)
@@ -159,10 +164,15 @@ async def stored_day(*, session: AsyncSession, tickers: Sequence[str], day: date
     if set(stored["ticker"]) != expected:
         return None
     if expected:
-        since = calendar_days_back(day, FEATURE_LOOKBACK_SESSIONS)
-        changed = await market_service.last_update(
-            session=session, tickers=sorted(expected), start=since, end=day
-        )
+        # Every bar the features step loaded (its window starts a sequence before `day`).
+        first = add_trading_days(day, -(get_settings().features.sequence_length + 5))
+        since, names = calendar_days_back(first, FEATURE_LOOKBACK_SESSIONS), sorted(expected)
+        changes = [
+            await market_service.last_update(session=session, tickers=names, start=since, end=day),
+            # A re-aggregation of the Reddit sentiment changes the features too.
+            await sentiment_service.last_update(session=session, tickers=names, start=since, end=day),
+        ]
+        changed = max((c for c in changes if c is not None), default=None)
         written = await session.scalar(
             select(func.min(FeatureRow.updated_at)).where(
                 FeatureRow.version == FEATURE_SET_VERSION,
@@ -170,7 +180,7 @@ async def stored_day(*, session: AsyncSession, tickers: Sequence[str], day: date
                 FeatureRow.ticker.in_(sorted(expected)),
             )
         )
-        # A tie counts as outdated: SQLite's now() has one-second steps, and a rebuild is never wrong.
+        # now() is the transaction's start: a tie counts as outdated (a rebuild is never wrong).
         if changed is not None and (written is None or changed >= written):
             return None
     return StoredDay(stored.reset_index(drop=True), skipped)
