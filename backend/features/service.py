@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.calendar import calendar_days_back
+from backend.core.calendar import add_trading_days, calendar_days_back
 from backend.core.errors import DataSourceError
 from backend.core.settings import get_settings
 from backend.db.base import table_of
@@ -113,13 +113,7 @@ async def load_inputs(
     # Excluded bars (price_flags) are left out; `split_ratio` from the split events rides along.
     prices = await market_service.load_usable_bars(session=session, tickers=tickers, start=since, end=end)
     counts = await market_service.bar_counts(session=session, tickers=tickers, end=end)
-    need = min_history_rows()
-    skipped = {
-        t: f"{counts.get(t, 0)} daily bars up to {end}; needs at least {need} "
-        f"(SMA 200 + {need - SMA_LOOKBACK}-day sequence)"
-        for t in (tickers or counts)
-        if counts.get(t, 0) < need
-    }
+    skipped = history_skips(tickers, counts, end)
     if skipped:
         prices = prices[~prices["ticker"].isin(list(skipped))]
     sentiment = await sentiment_service.load_daily(session=session, tickers=tickers, start=since, end=end)
@@ -127,6 +121,69 @@ async def load_inputs(
     source = str(market.attrs.get("source", ""))
     sectors = await market_service.sectors(session=session, tickers=sorted(prices["ticker"].unique()))
     return FeatureInputs(prices.reset_index(drop=True), sentiment, market, skipped, dict(sectors), source)
+
+
+def history_skips(tickers: Sequence[str], counts: dict[str, int], end: date) -> dict[str, str]:
+    """Tickers (default: every counted one) with too few bars by `end` for features, and why."""
+    need = min_history_rows()
+    return {
+        t: f"{counts.get(t, 0)} daily bars up to {end}; needs at least {need} "
+        f"(SMA 200 + {need - SMA_LOOKBACK}-day sequence)"
+        for t in (tickers or counts)
+        if counts.get(t, 0) < need
+    }
+
+
+@dataclass
+class StoredDay:
+    """One session's stored features, as the rebuild would make them, and the tickers left out."""
+
+    features: pd.DataFrame  # ticker, trade_date, FEATURE_COLUMNS (NaN where undefined)
+    skipped: dict[str, str]
+
+
+async def stored_day(*, session: AsyncSession, tickers: Sequence[str], day: date) -> StoredDay | None:
+    """The features the features step stored for `day`, or None when they cannot stand in for a rebuild.
+
+    None when a ticker with enough history and a usable bar that day has no stored row, or a price bar of
+    the lookback window or a Reddit aggregate changed after the rows were stored (a re-fetch, a
+    re-aggregation): the caller then rebuilds. Rows of one session only: a rebuild on a later date may
+    differ on earlier sessions (a split since rescales them). Not caught: a price write whose
+    transaction started before the features step's and committed after it read the bars (a manual fetch
+    racing the chain, which runs prices before features).
+    """
+    if not tickers or session.get_bind().dialect.name == "sqlite":
+        # SQLite's now() has one-second steps: too coarse to tell a price written just after the features
+        # from one written just before. A local install rebuilds (a second or two per step).
+        return None
+    counts = await market_service.bar_counts(session=session, tickers=tickers, end=day)
+    skipped = history_skips(tickers, counts, day)
+    bars = await market_service.load_usable_bars(session=session, tickers=tickers, start=day, end=day)
+    expected = set(bars["ticker"]) - set(skipped)
+    stored = await load(session=session, tickers=sorted(expected), start=day, end=day)
+    if set(stored["ticker"]) != expected:
+        return None
+    if expected:
+        # Every bar the features step loaded (its window starts a sequence before `day`).
+        first = add_trading_days(day, -(get_settings().features.sequence_length + 5))
+        since, names = calendar_days_back(first, FEATURE_LOOKBACK_SESSIONS), sorted(expected)
+        changes = [
+            await market_service.last_update(session=session, tickers=names, start=since, end=day),
+            # A re-aggregation of the Reddit sentiment changes the features too.
+            await sentiment_service.last_update(session=session, tickers=names, start=since, end=day),
+        ]
+        changed = max((c for c in changes if c is not None), default=None)
+        written = await session.scalar(
+            select(func.min(FeatureRow.updated_at)).where(
+                FeatureRow.version == FEATURE_SET_VERSION,
+                FeatureRow.trade_date == day,
+                FeatureRow.ticker.in_(sorted(expected)),
+            )
+        )
+        # now() is the transaction's start: a tie counts as outdated (a rebuild is never wrong).
+        if changed is not None and (written is None or changed >= written):
+            return None
+    return StoredDay(stored.reset_index(drop=True), skipped)
 
 
 def features_between(inputs: FeatureInputs, start: date, end: date) -> pd.DataFrame:

@@ -235,6 +235,18 @@ async def bar_counts(
     return {ticker: int(n) for ticker, n in (await session.execute(query)).all()}
 
 
+async def last_update(
+    *, session: AsyncSession, tickers: Sequence[str], start: date, end: date
+) -> datetime | None:
+    """When a bar of `tickers` from `start` to `end` was last written (None when there is none)."""
+    table = table_of(StockPrice)
+    query = select(func.max(table.c.updated_at)).where(
+        table.c.ticker.in_(list(tickers)), table.c.trade_date >= start, table.c.trade_date <= end
+    )
+    value: datetime | None = await session.scalar(query)
+    return value
+
+
 @dataclass
 class IngestResult(UpsertResult):
     """Upsert counts per ticker, plus what the data-quality check and the split handling did."""

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.calendar import (
     add_trading_days,
+    calendar_days_back,
     is_market_open,
     last_completed_session,
     next_trading_day,
@@ -44,7 +45,7 @@ from backend.sentiment import service as sentiment_service
 from backend.signals import service as signal_service
 from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport, generate_signals
-from backend.signals.market import MarketDay, market_days, market_frame
+from backend.signals.market import LIQUIDITY_WINDOW, MarketDay, market_days, market_frame
 from backend.signals.monitor import SessionReport, check_quotes, run_session
 
 log = logging.getLogger(__name__)
@@ -85,14 +86,43 @@ class SignalsStep:
 
 
 async def load_market(
-    *, session: AsyncSession, tickers: Sequence[str], start: date, end: date
+    *,
+    session: AsyncSession,
+    tickers: Sequence[str],
+    start: date,
+    end: date,
+    stored_features: bool = False,
 ) -> dict[date, MarketDay]:
-    """Market days `start`..`end` for `tickers`, from stored prices, features inputs and sentiment."""
+    """Market days `start`..`end` for `tickers`, from stored prices, features inputs and sentiment.
+
+    `stored_features` (one session only): its ATR and market regime from the features the features step
+    stored, instead of rebuilding every feature from a year of bars; a rebuild when they are incomplete.
+    """
+    if stored_features and start == end:
+        days = await _market_from_stored(session=session, tickers=tickers, day=end)
+        if days is not None:
+            return days
     inputs = await feature_service.load_inputs(session=session, tickers=tickers, start=start, end=end)
     features = feature_service.features_between(inputs, start, end)
     sectors = await market_service.sectors(session=session, tickers=tickers)
     frame = market_frame(inputs.prices, features, inputs.sentiment, sectors)
     return market_days(frame, start, end)
+
+
+async def _market_from_stored(
+    *, session: AsyncSession, tickers: Sequence[str], day: date
+) -> dict[date, MarketDay] | None:
+    stored = await feature_service.stored_day(session=session, tickers=tickers, day=day)
+    if stored is None:
+        return None
+    # The 20-session dollar volume needs 20 bars before `day`; the rest of the row is that day's bar.
+    since = calendar_days_back(day, 2 * LIQUIDITY_WINDOW)
+    prices = await market_service.load_usable_bars(session=session, tickers=tickers, start=since, end=day)
+    prices = prices[~prices["ticker"].isin(list(stored.skipped))].reset_index(drop=True)
+    sentiment = await sentiment_service.load_daily(session=session, tickers=tickers, start=since, end=day)
+    sectors = await market_service.sectors(session=session, tickers=sorted(prices["ticker"].unique()))
+    frame = market_frame(prices, stored.features, sentiment, sectors)
+    return market_days(frame, day, day)
 
 
 def sessions_to_process(book: PaperBook, through: date) -> list[date]:
@@ -108,14 +138,21 @@ def sessions_to_process(book: PaperBook, through: date) -> list[date]:
 
 
 async def catch_up(
-    *, session: AsyncSession, book: PaperBook, through: date, universe: Sequence[str]
+    *,
+    session: AsyncSession,
+    book: PaperBook,
+    through: date,
+    universe: Sequence[str],
+    stored_features: bool = False,
 ) -> tuple[list[SessionReport], dict[date, MarketDay]]:
     sessions = sessions_to_process(book, through)
     if not sessions:
         return [], {}
     held = set(book.ledger.open_positions) | set(book.pending)
     tickers = sorted(set(universe) | held)
-    days = await load_market(session=session, tickers=tickers, start=sessions[0], end=through)
+    days = await load_market(
+        session=session, tickers=tickers, start=sessions[0], end=through, stored_features=stored_features
+    )
     reports = []
     for day in sessions:
         if day not in days:
@@ -186,8 +223,14 @@ async def build_features(*, as_of: date, tickers: Sequence[str] | None = None) -
     return FeaturesOutcome(stored.rows, stored.skipped)
 
 
-async def predict(*, as_of: date, tickers: Sequence[str] | None = None, force: bool = False) -> PredictStep:
-    """Step 3: the active model's predictions for `as_of`.
+async def predict(
+    *,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    force: bool = False,
+    stored_features: bool = False,
+) -> PredictStep:
+    """Step 3: the active model's predictions for `as_of` (`stored_features`: see `ml_pipeline.predict`).
 
     A model past the age limit does not stop the chain: it raises an alert and predicts nothing, so the
     portfolio step still runs its exits (no new entries come from a model that is not trusted any more).
@@ -198,7 +241,9 @@ async def predict(*, as_of: date, tickers: Sequence[str] | None = None, force: b
         log.warning("%s", alert)
         return PredictStep(model_version=None, predictions=0, alert=alert)
     async with transaction() as session:
-        predicted = await ml_pipeline.predict(session=session, as_of=as_of, tickers=tickers, force=force)
+        predicted = await ml_pipeline.predict(
+            session=session, as_of=as_of, tickers=tickers, force=force, stored_features=stored_features
+        )
     return PredictStep(predicted.model_version, predicted.predictions, predicted.skipped)
 
 
@@ -229,12 +274,17 @@ async def active_version() -> str | None:
 
 
 async def make_signals(
-    *, as_of: date, tickers: Sequence[str] | None = None, model_version: str | None = None
+    *,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    model_version: str | None = None,
+    stored_features: bool = False,
 ) -> SignalsStep:
     """Step 4: the portfolio catches up to `as_of` (fills, exits, marks), then that close's signals and
     its ranked candidates.
 
     `model_version` None means no trusted predictions: exit orders still come from the day's data.
+    `stored_features`: a one-session market day reads the stored features (see `load_market`).
     """
     async with transaction() as session:
         portfolio, book = await _live_book(session)
@@ -242,9 +292,13 @@ async def make_signals(
         if book.last_signal_date is not None and book.last_signal_date >= as_of:  # a concurrent run won
             return SignalsStep([], GenerationReport(as_of, already_generated=True))
         universe = await ml_pipeline.resolve_tickers(session=session, tickers=tickers, end=as_of)
-        sessions, days = await catch_up(session=session, book=book, through=as_of, universe=universe)
+        sessions, days = await catch_up(
+            session=session, book=book, through=as_of, universe=universe, stored_features=stored_features
+        )
         if as_of not in days:  # the monitor processed the session already; its signals are still due
-            days = await load_market(session=session, tickers=universe, start=as_of, end=as_of)
+            days = await load_market(
+                session=session, tickers=universe, start=as_of, end=as_of, stored_features=stored_features
+            )
         predictions = (
             await ml_service.load_predictions(session=session, trade_date=as_of, model_version=model_version)
             if model_version is not None

@@ -216,22 +216,35 @@ async def predict(
     tickers: Sequence[str] | None = None,
     force: bool = False,
     store_features: bool = True,
+    stored_features: bool = False,
 ) -> PredictOutcome:
-    """Features and predictions for `as_of` with the active model; both are stored."""
+    """Features and predictions for `as_of` with the active model; both are stored.
+
+    `stored_features`: read the features the features step stored for `as_of` instead of rebuilding
+    them (the daily chain, right after that step), when the model reads no history (no sequence member)
+    and the stored rows are complete and newer than the prices (`feature_service.stored_day`).
+    """
     model = await ml_service.active_model(session=session)
     if model is None:
         raise NotFound("no trained model yet: run `tft-trader train` first")
     ml_service.check_fresh(model, as_of, force=force)
     ensemble = await ml_service.load_ensemble(session=session, model=model)
     symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
-    # The LSTM reads each ticker's last `sequence_length` rows; a few spare sessions cover gaps. More rows
-    # would only cost inference time (the LSTM predicts every row it is given).
-    history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
-    inputs = await feature_service.load_inputs(
-        session=session, tickers=symbols, start=history_start, end=as_of
-    )
-    features = feature_service.features_between(inputs, history_start, as_of)
-    skipped = dict(inputs.skipped)
+    from_store = None
+    if stored_features and not any(m.uses_history for m in ensemble.members.values()):
+        from_store = await feature_service.stored_day(session=session, tickers=symbols, day=as_of)
+    if from_store is not None:
+        features, skipped = from_store.features, dict(from_store.skipped)
+        store_features = False  # they are the stored rows
+    else:
+        # The LSTM reads each ticker's last `sequence_length` rows; a few spare sessions cover gaps. More
+        # rows would only cost inference time (the LSTM predicts every row it is given).
+        history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
+        inputs = await feature_service.load_inputs(
+            session=session, tickers=symbols, start=history_start, end=as_of
+        )
+        features = feature_service.features_between(inputs, history_start, as_of)
+        skipped = dict(inputs.skipped)
     if not tickers:  # say why a stored ticker was left out, instead of dropping it silently
         skipped.update(await too_little_history(session=session, end=as_of))
     today = features[features["trade_date"] == as_of]

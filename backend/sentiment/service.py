@@ -254,6 +254,19 @@ async def load_mentions(
     return pd.DataFrame(rows, columns=["ticker", "created_at", "sentiment", "synthetic"])
 
 
+async def last_update(
+    *, session: AsyncSession, tickers: Sequence[str], start: date, end: date
+) -> datetime | None:
+    """When a daily aggregate of `tickers` from `start` to `end` was last written (None: there is none)."""
+    query = select(func.max(SentimentDaily.updated_at)).where(
+        SentimentDaily.ticker.in_(list(tickers)),
+        SentimentDaily.trade_date >= start,
+        SentimentDaily.trade_date <= end,
+    )
+    value: datetime | None = await session.scalar(query)
+    return value
+
+
 async def load_daily(
     *, session: AsyncSession, tickers: Sequence[str] = (), start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:

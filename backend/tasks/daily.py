@@ -85,8 +85,9 @@ def predictions(
         if alert is not None:
             return StepResult({"model_version": None, "predictions": 0, "alert": alert})
         symbols = await daily.universe(as_of=day, tickers=tickers)
-        # Not in ticker batches either: predictions rebuild the day's cross-sectional features.
-        out = await daily.predict(as_of=day, tickers=symbols)
+        # The features step before stored the day's features (cross-sectional ranks included): read them
+        # rather than rebuild (a rebuild still when the model reads history or the rows are incomplete).
+        out = await daily.predict(as_of=day, tickers=symbols, stored_features=True)
         counts: dict[str, Any] = {"model_version": out.model_version, "predictions": out.predictions}
         counts["skipped"] = out.skipped
         return StepResult(counts)
@@ -104,7 +105,9 @@ def signals(self: Any, as_of: str | None = None, tickers: list[str] | None = Non
             return StepResult({"already_generated": True})
         alert = await daily.model_alert(as_of=day)
         version = None if alert else await daily.active_version()
-        step = await daily.make_signals(as_of=day, tickers=tickers, model_version=version)
+        step = await daily.make_signals(
+            as_of=day, tickers=tickers, model_version=version, stored_features=True
+        )
         report = step.signals
         metrics.signals_made(len(report.approved), len(report.rejected))
         counts: dict[str, Any] = {
