@@ -46,9 +46,8 @@ async def identify(
             raise ApiError(401, "the Authorization header must read `Bearer <key>`", code="invalid_api_key")
         await ratelimit.hit(request, f"ip:{client_ip}", settings.anonymous_rate_limit_per_minute)
         return Principal(key_id=None, scope=None)
-    async with transaction() as session:
-        row = await auth_service.verify(session=session, key=credentials.credentials)
-    if row is None:
+    verified = await _verify(credentials.credentials)
+    if verified is None:
         # Wrong keys count against the IP's budget, so guessing is rate-limited too.
         await ratelimit.hit(request, f"ip:{client_ip}", settings.anonymous_rate_limit_per_minute)
         raise ApiError(
@@ -57,8 +56,19 @@ async def identify(
             "`tft-trader apikey create NAME --scope read|write`",
             code="invalid_api_key",
         )
-    await ratelimit.hit(request, f"key:{row.key_id}", settings.rate_limit_per_minute)
-    return Principal(key_id=row.key_id, scope=row.scope)
+    key_id, scope = verified
+    await ratelimit.hit(request, f"key:{key_id}", settings.rate_limit_per_minute)
+    return Principal(key_id=key_id, scope=scope)
+
+
+async def _verify(key: str) -> tuple[str, str] | None:
+    """The key's (id, scope); from memory for a few seconds after a lookup (auth VERIFIED_TTL_SECONDS)."""
+    database = get_settings().database_url
+    cached = auth_service.cached_verification(scope_of=database, key=key)
+    if cached is not None:
+        return cached
+    async with transaction() as session:
+        return await auth_service.verify_cached(session=session, key=key, scope_of=database)
 
 
 async def require_read(principal: Annotated[Principal, Depends(identify)]) -> Principal:

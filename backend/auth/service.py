@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -28,6 +29,12 @@ SECRET_BYTES = 32
 KEY_PATTERN = re.compile(r"^tft_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 # Writing last_used_at on every request would turn each read into a write; a minute's precision is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# The API remembers a verified key for this long, so a burst of requests costs one lookup, not one each.
+# A revocation therefore reaches an API process at most this late (`apikey revoke` runs in another process;
+# a revoke in the same process takes effect at once). Only successful verifications are remembered.
+VERIFIED_TTL_SECONDS = 5.0
+VERIFIED_MAX_ENTRIES = 1024
+_verified: dict[tuple[str, str], tuple[float, str, str]] = {}
 
 
 def hash_secret(secret: str, key: bytes | None = None) -> str:
@@ -68,6 +75,7 @@ async def revoke(*, session: AsyncSession, ident: str) -> ApiKeyRead:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
+    _verified.clear()
     return ApiKeyRead.model_validate(row)
 
 
@@ -88,3 +96,30 @@ async def verify(*, session: AsyncSession, key: str, now: datetime | None = None
         await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
         row.last_used_at = now
     return row
+
+
+async def verify_cached(*, session: AsyncSession, key: str, scope_of: str) -> tuple[str, str] | None:
+    """(key_id, scope) of a live key, remembered VERIFIED_TTL_SECONDS per (database, key); None if invalid.
+
+    `scope_of` names the database (its URL) so two databases in one process never share an entry.
+    """
+    cached = cached_verification(scope_of=scope_of, key=key)
+    if cached is not None:
+        return cached
+    now = time.monotonic()
+    row = await verify(session=session, key=key)
+    if row is None:
+        _verified.pop((scope_of, key), None)
+        return None
+    if len(_verified) >= VERIFIED_MAX_ENTRIES:  # bounded: many distinct keys just start over
+        _verified.clear()
+    _verified[(scope_of, key)] = (now + VERIFIED_TTL_SECONDS, row.key_id, row.scope)
+    return row.key_id, row.scope
+
+
+def cached_verification(*, scope_of: str, key: str) -> tuple[str, str] | None:
+    """A still-fresh remembered verification of `key`, without touching the database."""
+    entry = _verified.get((scope_of, key))
+    if entry is not None and entry[0] > time.monotonic():
+        return entry[1], entry[2]
+    return None

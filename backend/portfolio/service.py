@@ -272,9 +272,20 @@ async def summary(*, session: AsyncSession) -> PortfolioSummaryRead:
     holdings = [
         _holding(p) for p in await session.scalars(select(PositionRow).where(PositionRow.portfolio_id == pid))
     ]
-    realized = await session.scalar(
-        select(func.coalesce(func.sum(TradeRow.pnl), 0.0)).where(TradeRow.portfolio_id == pid)
-    )
+    # One round trip for both aggregates: each query costs more in the driver than in PostgreSQL here.
+    realized, n_pending = (
+        await session.execute(
+            select(
+                select(func.coalesce(func.sum(TradeRow.pnl), 0.0))
+                .where(TradeRow.portfolio_id == pid)
+                .scalar_subquery(),
+                # One pending entry per ticker in the book (the newest signal's): count tickers, not rows.
+                select(func.count(func.distinct(TradingSignal.ticker)))
+                .where(TradingSignal.portfolio_id == pid, TradingSignal.status == "pending")
+                .scalar_subquery(),
+            )
+        )
+    ).one()
     last_two = (
         await session.scalars(
             select(EquitySnapshotRow.equity)
@@ -283,12 +294,6 @@ async def summary(*, session: AsyncSession) -> PortfolioSummaryRead:
             .limit(2)
         )
     ).all()
-    # The book keeps one pending entry per ticker (the newest signal's), so count tickers, not rows.
-    n_pending = await session.scalar(
-        select(func.count(func.distinct(TradingSignal.ticker))).where(
-            TradingSignal.portfolio_id == pid, TradingSignal.status == "pending"
-        )
-    )
     positions_value = float(sum(h.market_value for h in holdings))
     equity = portfolio.cash + positions_value
     peak = max(portfolio.peak_equity, equity)

@@ -87,7 +87,15 @@ class SignalRead(BaseModel):
         """The EV is kept in the stored explanation (no column of its own): lift it for the response."""
         if isinstance(data, dict) or not hasattr(data, "explanation"):
             return data
-        values = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        # A page of 100 signals went through SQLAlchemy's attribute descriptors twice per field (hasattr, then
+        # getattr): ~4.5 ms of a 10 ms request. Read loaded column values straight from the instance dict and
+        # fall back to getattr only for what is not loaded (expired or not a column).
+        loaded = getattr(data, "__dict__", {})
+        values = {
+            name: loaded[name] if name in loaded else getattr(data, name)
+            for name in cls.model_fields
+            if name in loaded or hasattr(data, name)
+        }
         values["expected_value"] = (data.explanation or {}).get("expected_value")
         return values
 
