@@ -130,3 +130,38 @@ async def test_rate_limit_per_ip_without_a_key(seeded):
             # Guessing keys spends the same budget.
             assert_error(await c.get("/api/v1/tickers", headers=bearer("tft_00000000_" + "x" * 43)), 429)
         await app.state.redis.aclose()
+
+
+async def _fresh_key() -> str:
+    async with transaction() as session:
+        created = await auth_service.create(session=session, name=f"c-{uuid.uuid4().hex[:6]}", scope="read")
+    return created.key
+
+
+async def test_a_revoke_in_this_process_takes_effect_at_once(client):
+    key = await _fresh_key()
+    assert (await client.get("/api/v1/tickers", headers=bearer(key))).status_code == 200  # now remembered
+    async with transaction() as session:
+        await auth_service.revoke(session=session, ident=key.split("_")[1])
+    assert_error(await client.get("/api/v1/tickers", headers=bearer(key)), 401, "invalid_api_key")
+
+
+async def test_a_revoke_elsewhere_takes_effect_within_the_verified_ttl(client, monkeypatch):
+    import asyncio
+
+    from sqlalchemy import update
+
+    from backend.auth.models import ApiKey
+    from backend.core.calendar import utcnow
+
+    monkeypatch.setattr(auth_service, "VERIFIED_TTL_SECONDS", 0.5)
+    key = await _fresh_key()
+    assert (await client.get("/api/v1/tickers", headers=bearer(key))).status_code == 200
+    # Another process (`tft-trader apikey revoke`) writes the row; this process's memory is not told.
+    async with transaction() as session:
+        await session.execute(
+            update(ApiKey).where(ApiKey.key_id == key.split("_")[1]).values(revoked_at=utcnow())
+        )
+    assert (await client.get("/api/v1/tickers", headers=bearer(key))).status_code == 200  # remembered
+    await asyncio.sleep(0.6)
+    assert_error(await client.get("/api/v1/tickers", headers=bearer(key)), 401, "invalid_api_key")
