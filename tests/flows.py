@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.engine import dispose_engines, transaction
+from backend.db.engine import run_on_new_loop, transaction
 
 T = TypeVar("T")
 
 
 def run(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """One flow on its own loop, its engines closed after (as the CLI does)."""
-
-    async def wrapper() -> T:
-        try:
-            return await flow()
-        finally:
-            await dispose_engines()
-
-    return asyncio.run(wrapper())
+    """One flow on its own loop, its engines closed after (as the CLI and the tasks do)."""
+    return run_on_new_loop(flow)
 
 
 def in_db(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

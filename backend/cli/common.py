@@ -6,7 +6,6 @@ Light at import time (typer and rich's console only): every command module impor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -37,17 +36,10 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     the expected ones into one line and keeps tracebacks for `--debug`.
     """
     from backend.cli.errors import require_database
-    from backend.db.engine import dispose_engines
+    from backend.db.engine import run_on_new_loop
 
     require_database()
-
-    async def wrapper() -> T:
-        try:
-            return await coro_fn()
-        finally:
-            await dispose_engines()
-
-    return asyncio.run(wrapper())
+    return run_on_new_loop(coro_fn)
 
 
 @contextmanager

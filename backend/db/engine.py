@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine.url import make_url
@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from backend.core.settings import get_settings
+
+T = TypeVar("T")
 
 # Keyed by the loop object, not id(loop): a new loop can reuse a dead loop's id and would be handed an
 # engine whose connections belong to the old loop. Weak keys drop the entry when a loop is collected.
@@ -67,6 +69,19 @@ async def dispose_engines() -> None:
     """Close the engines that belong to the running loop (call before the loop ends)."""
     for engine in _engines.pop(asyncio.get_running_loop(), {}).values():
         await engine.dispose()
+
+
+def run_on_new_loop(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The sync -> async bridge of every edge (CLI command, Celery task, demo, tests): `flow` on a fresh
+    event loop, its engines disposed before the loop closes (an async engine never crosses loops)."""
+
+    async def wrapper() -> T:
+        try:
+            return await flow()
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(wrapper())
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

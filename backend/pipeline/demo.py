@@ -13,7 +13,6 @@ fits) so the whole run fits the time budget; the summary says so, and whether th
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from backend.core.settings import get_settings, override_settings
-from backend.db.engine import transaction
+from backend.db.engine import run_on_new_loop, transaction
 
 Advance = Callable[[int], None]
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
@@ -82,7 +81,6 @@ def run_demo(ui: DemoUI | None = None, *, build_dashboard: bool | None = None) -
     runs on one fresh loop whose engines are disposed at the end.
     """
     from backend.db import migrate
-    from backend.db.engine import dispose_engines
 
     ui = ui or SilentUI()
     settings = get_settings()
@@ -92,13 +90,10 @@ def run_demo(ui: DemoUI | None = None, *, build_dashboard: bool | None = None) -
     timings = {"migrate": time.perf_counter() - started}
 
     async def flow() -> DemoResult:
-        try:
-            with override_settings(ml=dict(settings.demo.ml)):
-                return await _flow(ui, timings)
-        finally:
-            await dispose_engines()
+        with override_settings(ml=dict(settings.demo.ml)):
+            return await _flow(ui, timings)
 
-    result = asyncio.run(flow())
+    result = run_on_new_loop(flow)
     build = settings.demo.build_dashboard if build_dashboard is None else build_dashboard
     started = time.perf_counter()
     result.dashboard = dashboard(ui) if build else "not built (--no-build)"

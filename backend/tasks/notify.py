@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from backend.db.engine import run_on_new_loop
 from backend.notify import delivery
 from backend.notify.schemas import AttemptOutcome
 from backend.tasks import metrics
 from backend.tasks.app import celery_app
-from backend.tasks.runner import run_async
 
 
 def _counted(outcomes: Sequence[AttemptOutcome]) -> Sequence[AttemptOutcome]:
@@ -27,14 +27,14 @@ def _counted(outcomes: Sequence[AttemptOutcome]) -> Sequence[AttemptOutcome]:
 @celery_app.task(name="notify.deliver_outbox")
 def deliver_outbox() -> list[dict[str, Any]]:
     """Fan out new outbox events and attempt every due delivery; returns the attempts made."""
-    outcomes = _counted(run_async(lambda: delivery.deliver_due()))
+    outcomes = _counted(run_on_new_loop(lambda: delivery.deliver_due()))
     return [_result(o) for o in outcomes]
 
 
 @celery_app.task(name="notify.deliver")
 def deliver(delivery_id: int) -> dict[str, Any] | None:
     """Attempt one delivery by id (nothing happens if it is not due or another worker holds it)."""
-    outcome = run_async(lambda: delivery.deliver_one(delivery_id))
+    outcome = run_on_new_loop(lambda: delivery.deliver_one(delivery_id))
     if outcome is None:
         return None
     _counted([outcome])

@@ -18,10 +18,9 @@ failure, and every other error, ends the run `failed` and calls `on_run_failed` 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.calendar import ET, is_trading_day, session_close, utcnow
 from backend.core.errors import ValidationFailed
 from backend.core.settings import get_settings
-from backend.db.engine import dispose_engines, transaction
+from backend.db.engine import run_on_new_loop, transaction
 from backend.events import bus
 from backend.notify import events as notify_events
 from backend.pipeline import runs as runs_service
@@ -44,19 +43,6 @@ from backend.tasks import metrics
 log = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = 3600
 T = TypeVar("T")
-
-
-def run_async(flow: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """The sync -> async bridge of every task: `flow` on a fresh event loop, its engines disposed before the
-    loop closes (an async engine never crosses loops)."""
-
-    async def wrapper() -> T:
-        try:
-            return await flow()
-        finally:
-            await dispose_engines()
-
-    return asyncio.run(wrapper())
 
 
 @dataclass
@@ -155,7 +141,7 @@ def run_step(
     transient_retries = task.request.retries - waited
     try:
         final = not _may_retry(transient_retries)
-        outcome = run_async(lambda: _run(task, step, day, flow, waited, final=final))
+        outcome = run_on_new_loop(lambda: _run(task, step, day, flow, waited, final=final))
     except _Wait as wait:
         log.info("%s for %s waits: %s", step.name, day, wait)
         raise _retry(task, day, waited + 1, countdown=get_settings().tasks.step_poll_seconds) from None
