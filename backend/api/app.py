@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api import errors, observability
+from backend.api.cache import DropOnWrite, ResponseCache, ServeCached
 from backend.api.errors import ERROR_RESPONSES, ApiError
 from backend.api.middleware import BodySizeLimit, SecurityHeaders
 from backend.api.routers import (
@@ -32,6 +34,7 @@ from backend.api.routers import settings as settings_router
 from backend.api.static import mount_dashboard
 from backend.core.settings import get_settings
 from backend.core.version import app_version
+from backend.db.changes import ChangeListener, supports_notify
 from backend.db.engine import dispose_engines
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,19 @@ Writes need a write key; reads need a key unless the server runs with `API__PUBL
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+
+    gc.collect()
+    gc.freeze()
+    cache: ResponseCache | None = app.state.response_cache
+    listener = None
+    if cache is not None:
+        listener = ChangeListener(
+            get_settings().resolved_database_url, on_change=cache.invalidate, on_live=cache.set_live
+        )
+        listener.start()
     yield
+    if listener is not None:
+        await listener.stop()
     client = getattr(app.state, "redis", None)
     if client is not None:
         await client.aclose()
@@ -81,6 +96,12 @@ def create_app() -> FastAPI:
         redoc_url="/redoc",
     )
     errors.install(app)
+    app.state.response_cache = None
+    if settings.api.response_cache and supports_notify(settings.resolved_database_url):
+        app.state.response_cache = ResponseCache(
+            max_entries=settings.api.response_cache_entries,
+            max_age_seconds=settings.api.response_cache_max_age_seconds,
+        )
     v1 = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     routers = (
         health,
@@ -121,6 +142,10 @@ def create_app() -> FastAPI:
     async def unknown_version(rest: str) -> None:
         raise ApiError(404, f"no API endpoint /api/{rest}: the API lives under {API_PREFIX} (see /docs)")
 
+    # Middleware added first runs innermost: a cached answer still passes CORS and the security headers.
+    if app.state.response_cache is not None:
+        app.add_middleware(ServeCached, cache=app.state.response_cache)
+        app.add_middleware(DropOnWrite, cache=app.state.response_cache)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     if settings.api.cors_origins:
         app.add_middleware(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api import ratelimit
@@ -35,18 +37,28 @@ NEEDS_KEY = "this endpoint needs an API key: send `Authorization: Bearer <key>` 
 
 
 async def identify(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ) -> Principal:
-    """The caller's key (verified, rate-limited per key) or anonymous (rate-limited per client IP)."""
+    """The caller (`caller`); the `bearer` scheme is declared here for the OpenAPI document."""
+    return await caller(request)
+
+
+async def caller(request: Request) -> Principal:
+    """The caller's key (verified, rate-limited per key) or anonymous (rate-limited per client IP).
+
+    Reads the header itself (as `HTTPBearer` does), so the response cache's fast path runs the very same
+    checks outside FastAPI's dependency injection (`backend.api.cache.ServeCached`).
+    """
     settings = get_settings().api
     client_ip = request.client.host if request.client else "unknown"
-    if credentials is None:
-        if request.headers.get("authorization"):
-            await ratelimit.hit(request, f"ip:{client_ip}", settings.anonymous_rate_limit_per_minute)
-            raise ApiError(401, "the Authorization header must read `Bearer <key>`", code="invalid_api_key")
+    header = request.headers.get("authorization")
+    scheme, key = get_authorization_scheme_param(header)
+    if not (header and scheme.lower() == "bearer" and key):
         await ratelimit.hit(request, f"ip:{client_ip}", settings.anonymous_rate_limit_per_minute)
+        if header:
+            raise ApiError(401, "the Authorization header must read `Bearer <key>`", code="invalid_api_key")
         return Principal(key_id=None, scope=None)
-    verified = await _verify(credentials.credentials)
+    verified = await _verify(key)
     if verified is None:
         # Wrong keys count against the IP's budget, so guessing is rate-limited too.
         await ratelimit.hit(request, f"ip:{client_ip}", settings.anonymous_rate_limit_per_minute)
@@ -61,21 +73,52 @@ async def identify(
     return Principal(key_id=key_id, scope=scope)
 
 
+# Lookups in flight per (database, key): when the remembered verification expires under load, the
+# requests arriving meanwhile wait for one lookup instead of each reading the database.
+_lookups: dict[tuple[str, str], asyncio.Task[tuple[str, str] | None]] = {}
+
+
 async def _verify(key: str) -> tuple[str, str] | None:
     """The key's (id, scope); from memory for a few seconds after a lookup (auth VERIFIED_TTL_SECONDS)."""
     database = get_settings().database_url
     cached = auth_service.cached_verification(scope_of=database, key=key)
     if cached is not None:
         return cached
+    token = (database, key)
+    lookup = _lookups.get(token)
+    if lookup is None or lookup.get_loop() is not asyncio.get_running_loop():
+        lookup = _lookups[token] = asyncio.ensure_future(_lookup(database, key))
+        lookup.add_done_callback(
+            lambda done: _lookups.pop(token, None) if _lookups.get(token) is done else None
+        )
+    # shield: a client that disconnects cancels its own wait, not the lookup the others wait for.
+    return await asyncio.shield(lookup)
+
+
+def _forget(token: tuple[str, str], done: asyncio.Task[tuple[str, str] | None]) -> None:
+    if _lookups.get(token) is done:
+        del _lookups[token]
+
+
+async def _lookup(database: str, key: str) -> tuple[str, str] | None:
     async with transaction() as session:
         return await auth_service.verify_cached(session=session, key=key, scope_of=database)
 
 
 async def require_read(principal: Annotated[Principal, Depends(identify)]) -> Principal:
     """Any valid key; no key only when `API__PUBLIC_READ=true`."""
+    return may_read(principal)
+
+
+def may_read(principal: Principal) -> Principal:
     if principal.scope is None and not get_settings().api.public_read:
         raise ApiError(401, NEEDS_KEY)
     return principal
+
+
+async def authorize_read(request: Request) -> Principal:
+    """`ReadDep` as a plain call: the caller, rate-limited, allowed to read (else an ApiError)."""
+    return may_read(await caller(request))
 
 
 async def require_write(principal: Annotated[Principal, Depends(identify)]) -> Principal:

@@ -70,12 +70,17 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, tracking)
         finally:
-            route = _route_label(scope)
+            route = route_label(scope)
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-def _route_label(scope: Scope) -> str:
+ROUTE_LABEL = "tft.route"  # set by a handler that answers before routing (the response cache)
+
+
+def route_label(scope: Scope) -> str:
+    if ROUTE_LABEL in scope:
+        return str(scope[ROUTE_LABEL])
     # The routers write the matched route into the scope they were given (the same dict passed down).
     # FastAPI >= 0.16x keeps an included router's routes unprefixed and records the full template in its
     # effective route context; older versions copy each route with its full path.

@@ -278,6 +278,11 @@ class ApiSettings(BaseModel):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     # `GET /metrics` (Prometheus) needs `Authorization: Bearer <token>` when set; open when empty.
     metrics_token: SecretStr = SecretStr("")
+    # Answers of the hot read endpoints kept in memory until PostgreSQL reports a committed write
+    # (backend/api/cache.py). Needs PostgreSQL's NOTIFY: on SQLite every request reads the database.
+    response_cache: bool = True
+    response_cache_entries: int = Field(default=1024, ge=1)
+    response_cache_max_age_seconds: float = Field(default=300.0, gt=0)
     # The built dashboard (Next.js static export); served at / when the folder exists.
     static_dir: Path = Path(__file__).resolve().parents[2] / "frontend" / "out"
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.cache import cached
 from backend.api.deps import ReadDep, SessionDep, WriteDep
 from backend.api.errors import ErrorResponse
 from backend.api.pagination import Cursor, Limit, MoneyPage, decode_cursor, page
@@ -45,6 +46,7 @@ class BacktestIn(BaseModel):
 
 
 @router.get("", response_model=MoneyPage[BacktestRunRead], summary="Backtest runs")
+@cached
 async def list_runs(
     session: SessionDep, _: ReadDep, limit: Limit = 100, cursor: Cursor = None
 ) -> MoneyPage[BacktestRunRead]:
@@ -58,6 +60,7 @@ async def list_runs(
 
 
 @router.get("/{run_id}", response_model=BacktestDetailRead, summary="One backtest run")
+@cached
 async def get_run(
     run_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _: ReadDep
 ) -> BacktestDetailRead:

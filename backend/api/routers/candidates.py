@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from backend.api.cache import cached
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, decode_cursor, page
 from backend.portfolio import service as portfolio_service
@@ -18,6 +19,7 @@ router = APIRouter(tags=["signals"])
 
 
 @router.get("/candidates", response_model=CandidatesRead, summary="The day's ranked candidates")
+@cached
 async def candidates(
     session: SessionDep,
     _: ReadDep,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from backend.api.cache import cached
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from backend.core.errors import NotFound
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 
 @router.get("", response_model=Page[ModelRead], summary="Model versions")
+@cached
 async def list_models(
     session: SessionDep, _: ReadDep, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[ModelRead]:
@@ -29,6 +31,7 @@ async def list_models(
 
 
 @router.get("/active", response_model=ModelDetailRead, summary="The active model")
+@cached
 async def active(session: SessionDep, _: ReadDep) -> ModelDetailRead:
     """The version predictions use; 404 before the first training."""
     model = await ml_registry.active_model(session=session)
@@ -38,6 +41,7 @@ async def active(session: SessionDep, _: ReadDep) -> ModelDetailRead:
 
 
 @router.get("/{version}", response_model=ModelDetailRead, summary="One model version")
+@cached
 async def get_model(
     version: Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9._:\-]+$")],
     session: SessionDep,

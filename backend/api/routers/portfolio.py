@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.cache import cached
 from backend.api.deps import ReadDep, SessionDep, WriteDep
 from backend.api.pagination import Cursor, Limit, MoneyPage, decode_cursor, page
 from backend.api.params import EndDate, StartDate, check_range
@@ -40,12 +41,14 @@ class HaltIn(BaseModel):
 
 
 @router.get("", response_model=PortfolioSummaryRead, summary="Portfolio summary")
+@cached
 async def summary(session: SessionDep, _: ReadDep) -> PortfolioSummaryRead:
     """Equity, cash, today's and total P&L, drawdown against the halt limit, kill switch."""
     return await portfolio_service.summary(session=session)
 
 
 @router.get("/positions", response_model=MoneyPage[PositionRead], summary="Open positions")
+@cached
 async def positions(
     session: SessionDep, _: ReadDep, limit: Limit = 100, cursor: Cursor = None
 ) -> MoneyPage[PositionRead]:
@@ -60,6 +63,7 @@ async def positions(
 
 
 @router.get("/trades", response_model=MoneyPage[TradeRead], summary="Closed trades")
+@cached
 async def trades(
     session: SessionDep, _: ReadDep, limit: Limit = 100, cursor: Cursor = None
 ) -> MoneyPage[TradeRead]:
@@ -74,6 +78,7 @@ async def trades(
 
 
 @router.get("/equity", response_model=MoneyPage[EquityPointRead], summary="Equity curve")
+@cached
 async def equity(
     session: SessionDep,
     _: ReadDep,
@@ -99,6 +104,7 @@ async def equity(
 
 
 @router.get("/metrics", response_model=MetricsRead, summary="Performance metrics")
+@cached
 async def metrics(session: SessionDep, _: ReadDep) -> MetricsRead:
     """The same metrics as `tft-trader portfolio show` and the backtests."""
     report = await portfolio_service.report(session=session, with_performance=True)

@@ -6,6 +6,7 @@ from datetime import date
 
 from fastapi import APIRouter
 
+from backend.api.cache import cached
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, MoneyPage, Page, decode_cursor, page
 from backend.api.params import EndDate, StartDate, Symbol, check_range
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/prices", tags=["prices"])
 
 
 @router.get("/{symbol}", response_model=MoneyPage[PriceBarRead], summary="OHLCV and indicators")
+@cached
 async def prices(
     symbol: Symbol,
     session: SessionDep,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from backend.api.cache import cached
 from backend.api.deps import ReadDep, SessionDep
 from backend.api.pagination import Cursor, Limit, MoneyPage, decode_cursor, page
 from backend.api.params import SYMBOL_PATTERN, EndDate, StartDate, check_range
@@ -20,6 +21,7 @@ Status = Literal["pending", "active", "closed", "expired", "rejected"]
 
 
 @router.get("", response_model=MoneyPage[SignalRead], summary="List signals")
+@cached
 async def list_signals(
     session: SessionDep,
     _: ReadDep,
@@ -53,6 +55,7 @@ async def list_signals(
 
 
 @router.get("/{signal_id}", response_model=SignalDetailRead, summary="One signal with its why")
+@cached
 async def get_signal(
     signal_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _: ReadDep
 ) -> SignalDetailRead:
