@@ -5,11 +5,14 @@ Run by hand (not part of the test suite):
     uv run --no-sync python tests/benchmarks/bench_api.py [--seconds 10] [--concurrency 50]
 
 A fresh PostgreSQL database gets 10,000 signals (2,000 of them active) and 1,000 closed trades plus an
-equity curve; `tft-trader serve` runs on it (one uvicorn worker, rate limits raised out of the way) and a
-bare FastAPI app returning constant JSON runs in a second uvicorn process. A third process (this script
-with `--load`) drives each endpoint in turn with --concurrency httpx clients on loopback for --seconds
-and reports p50/p95 latency and requests per second; the API's throughput is divided by the bare
-endpoint's. Targets (issue 13): p95 < 25 ms, throughput >= half the bare endpoint's.
+equity curve; `tft-trader serve` runs on it twice (one uvicorn worker each, rate limits raised out of
+the way): as shipped, with the response cache (`backend/api/cache.py`), and with `API__RESPONSE_CACHE=false`
+so every request reads the database. A bare FastAPI app returning constant JSON runs in a third uvicorn
+process. The load generator drives each endpoint in turn with --concurrency connections on loopback for
+--seconds and reports p50/p95 latency and requests per second; the API's throughput is divided by the
+bare endpoint's. Targets (issue 13): p95 < 25 ms, throughput >= half the bare endpoint's. The data does
+not change during the run, so the cached server answers nearly all from memory (its hit count is
+printed); the cache-off rows are what a request costs right after a write.
 
 `--driver wrk` (the default when `wrk` is installed: `apt-get install wrk`) drives the load with wrk, one
 thread: a Python client on a 2-core machine saturates long before the server does, so the httpx driver
@@ -228,14 +231,15 @@ def main() -> None:
             "API__RATE_LIMIT_PER_MINUTE": "100000000",
             "LOG_LEVEL": "WARNING",
         }
-        api_port, bare_port = free_port(), free_port()
-        procs.append(
-            start(
-                [str(BIN / "tft-trader"), "serve", "--port", str(api_port)],
-                env,
-                f"http://127.0.0.1:{api_port}/api/v1/health",
+        api_port, cold_port, bare_port = free_port(), free_port(), free_port()
+        for port, cache in ((api_port, "true"), (cold_port, "false")):
+            procs.append(
+                start(
+                    [str(BIN / "tft-trader"), "serve", "--port", str(port)],
+                    {**env, "API__RESPONSE_CACHE": cache},
+                    f"http://127.0.0.1:{port}/api/v1/health",
+                )
             )
-        )
         procs.append(
             start(
                 [
@@ -252,14 +256,10 @@ def main() -> None:
             )
         )
         auth = {"Authorization": f"Bearer {key}"}
-        targets = {
-            "bare FastAPI constant JSON": (f"http://127.0.0.1:{bare_port}/constant", {}),
-            "GET /api/v1/signals?status=active": (
-                f"http://127.0.0.1:{api_port}/api/v1/signals?status=active",
-                auth,
-            ),
-            "GET /api/v1/portfolio": (f"http://127.0.0.1:{api_port}/api/v1/portfolio", auth),
-        }
+        targets = {"bare FastAPI constant JSON": (f"http://127.0.0.1:{bare_port}/constant", {})}
+        for port, label in ((api_port, ""), (cold_port, " (cache off)")):
+            for path in ("/api/v1/signals?status=active", "/api/v1/portfolio"):
+                targets[f"GET {path}{label}"] = (f"http://127.0.0.1:{port}{path}", auth)
         results = {}
         for label, (target, headers) in targets.items():
             drive = run_wrk if args.driver == "wrk" else run_load
@@ -271,14 +271,22 @@ def main() -> None:
             "one uvicorn worker per server"
         )
         print(
-            f"{'endpoint':38} {'requests':>9} {'errors':>6} {'req/s':>8} "
+            f"{'endpoint':50} {'requests':>9} {'errors':>6} {'req/s':>8} "
             f"{'p50 ms':>7} {'p95 ms':>7} {'vs bare':>7}"
         )
         for label, r in results.items():
             print(
-                f"{label:38} {r['requests']:9.0f} {r['errors']:6.0f} {r['rps']:8.0f} {r['p50_ms']:7.1f} "
+                f"{label:50} {r['requests']:9.0f} {r['errors']:6.0f} {r['rps']:8.0f} {r['p50_ms']:7.1f} "
                 f"{r['p95_ms']:7.1f} {r['rps'] / bare:7.2f}"
             )
+        metrics = httpx.get(f"http://127.0.0.1:{api_port}/metrics").text
+        lookups = {
+            line.split('result="')[1].split('"')[0]: float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("tft_api_response_cache_lookups_total{")
+        }
+        hits, misses = lookups.get("hit", 0), lookups.get("miss", 0)
+        print(f"response cache (first server): {hits:.0f} hits, {misses:.0f} misses")
     finally:
         for proc in procs:
             proc.terminate()
