@@ -22,6 +22,7 @@ rate limit, read access); their refusals are the same error responses. The answe
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import inspect
@@ -80,6 +81,7 @@ class ResponseCache:
     def __init__(self, *, max_entries: int, max_age_seconds: float) -> None:
         self.max_entries, self.max_age = max_entries, max_age_seconds
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._filling: dict[str, tuple[int, asyncio.Future[_Entry]]] = {}
         self.generation = 0
         self.live = False
 
@@ -109,6 +111,28 @@ class ResponseCache:
         self._entries.move_to_end(key)
         return entry
 
+    async def fill(self, key: str, render: Callable[[], Awaitable[bytes]], route: str) -> _Entry:
+        """`render()` kept under `key`; while it runs, other misses of `key` wait for it instead of each
+        reading the database (50 dashboards asking again right after the evening's writes)."""
+        running = self._filling.get(key)
+        if running is None or running[0] != self.generation:
+            generation = self.generation
+            task = asyncio.ensure_future(self._render_and_put(key, generation, render, route))
+            running = self._filling[key] = (generation, task)
+            task.add_done_callback(functools.partial(self._filled, key))
+        # shield: a client that goes away cancels its own wait, not the read the others wait for.
+        return await asyncio.shield(running[1])
+
+    async def _render_and_put(
+        self, key: str, generation: int, render: Callable[[], Awaitable[bytes]], route: str
+    ) -> _Entry:
+        return self.put(key, generation, await render(), route)
+
+    def _filled(self, key: str, task: asyncio.Future[_Entry]) -> None:
+        running = self._filling.get(key)
+        if running is not None and running[1] is task:
+            del self._filling[key]
+
     def put(self, key: str, generation: int, body: bytes, route: str) -> _Entry:
         """Keep `body` unless the cache changed generation since the read that made it began."""
         if not (self.live and generation == self.generation):
@@ -126,14 +150,17 @@ async def respond(request: Request, build: Callable[[], Awaitable[BaseModel]]) -
     `build` must return the route's `response_model` type: its JSON is what FastAPI would have sent.
     """
     cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
+    route = route_label(request.scope)
+
+    async def render() -> bytes:
+        return (await build()).model_dump_json(by_alias=True).encode()
+
+    if cache is None:
+        return _rendered(await render(), route).response(request.headers.get("if-none-match"))
     key = cache_key(request.scope)
-    entry = cache.get(key) if cache is not None else None
-    (_MISS if entry is None else _HIT).inc()
-    if entry is None:
-        generation = cache.generation if cache is not None else 0
-        body = (await build()).model_dump_json(by_alias=True).encode()
-        route = route_label(request.scope)
-        entry = cache.put(key, generation, body, route) if cache is not None else _rendered(body, route)
+    kept = cache.get(key)
+    (_MISS if kept is None else _HIT).inc()
+    entry = kept if kept is not None else await cache.fill(key, render, route)
     return entry.response(request.headers.get("if-none-match"))
 
 

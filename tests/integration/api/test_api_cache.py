@@ -249,3 +249,20 @@ async def test_hits_far_from_the_limit_reach_redis_in_batches(pg):
             assert sum(counted) == 21  # all sent with the first request after the interval
         await redis.aclose()
         await dispose_engines()
+
+
+async def test_misses_arriving_together_read_the_database_once(served, monkeypatch):
+    client, _ = served
+    reads = 0
+    summary = portfolio_service.summary
+
+    async def counted(**kwargs):
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)  # long enough for the others to arrive while it runs
+        return await summary(**kwargs)
+
+    monkeypatch.setattr(portfolio_service, "summary", counted)
+    answers = await asyncio.gather(*(client.get("/api/v1/portfolio") for _ in range(20)))
+    assert {a.status_code for a in answers} == {200} and len({a.content for a in answers}) == 1
+    assert reads == 1
