@@ -55,8 +55,9 @@ Writes need a write key; reads need a key unless the server runs with `API__PUBL
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
-    gc.collect()
-    gc.freeze()
+    if not gc.get_freeze_count():  # once per process (tests start many apps)
+        gc.collect()
+        gc.freeze()
     cache: ResponseCache | None = app.state.response_cache
     listener = None
     if cache is not None:
