@@ -102,6 +102,7 @@ def create_app() -> FastAPI:
         app.state.response_cache = ResponseCache(
             max_entries=settings.api.response_cache_entries,
             max_age_seconds=settings.api.response_cache_max_age_seconds,
+            max_bytes=settings.api.response_cache_max_bytes,
         )
     v1 = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     routers = (

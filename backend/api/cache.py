@@ -5,7 +5,9 @@ day (the after-close chain, the monitor's passes, a kill switch), while the dash
 it again and again. Each API process keeps the JSON it rendered, by path and query, and drops everything
 when:
 - PostgreSQL reports a committed write to any watched table (`backend.db.changes`, from any process);
-- this process answers a write request (before the response starts, so its client cannot read stale);
+- this process accepts a write request (before its response starts, so the client reads its own write
+  from this process; other API processes of `serve --workers N` drop theirs when the database's notice
+  reaches them, a few milliseconds later);
 - an entry is older than `api.response_cache_max_age_seconds` (a safety net, not the mechanism).
 While the change listener is not connected (SQLite, PostgreSQL down or restarting, start-up) nothing is
 kept: every request reads the database, as without the cache.
@@ -22,7 +24,6 @@ rate limit, read access); their refusals are the same error responses. The answe
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import inspect
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.utils import get_dependant
 from fastapi.responses import Response
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
@@ -41,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.api import deps
 from backend.api.errors import ApiError, error_response
 from backend.api.observability import ROUTE_LABEL, route_label
+from backend.core.flight import SingleFlight
 from backend.db.engine import get_engine, session_factory
 
 LOOKUPS = Counter("tft_api_response_cache_lookups_total", "Requests to cached routes by outcome", ["result"])
@@ -76,28 +79,33 @@ def cache_key(scope: Scope) -> str:
 
 
 class ResponseCache:
-    """An LRU of rendered answers, valid only while `live` (every change is heard)."""
+    """An LRU of rendered answers, bounded in entries and bytes, valid only while `live` (every change
+    is heard)."""
 
-    def __init__(self, *, max_entries: int, max_age_seconds: float) -> None:
-        self.max_entries, self.max_age = max_entries, max_age_seconds
+    def __init__(self, *, max_entries: int, max_age_seconds: float, max_bytes: int = 64 * 2**20) -> None:
+        self.max_entries, self.max_age, self.max_bytes = max_entries, max_age_seconds, max_bytes
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._filling: dict[str, tuple[int, asyncio.Future[_Entry]]] = {}
+        self._bytes = 0
+        self._filling: SingleFlight[tuple[str, int], _Entry] = SingleFlight()
         self.generation = 0
         self.live = False
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def invalidate(self, table: str | None = None) -> None:
-        """Drop everything: `table` was written (None: a write request of this process)."""
+    def _clear(self) -> None:
         self.generation += 1
         self._entries.clear()
+        self._bytes = 0
+
+    def invalidate(self, table: str | None = None) -> None:
+        """Drop everything: `table` was written (None: a write request of this process)."""
+        self._clear()
         (_DROP_WRITE if table is None else _DROP_CHANGE).inc()
 
     def set_live(self, live: bool) -> None:
         # Going live: what was kept before may predate missed changes. Going dark: stop serving it.
-        self.generation += 1
-        self._entries.clear()
+        self._clear()
         self.live = live
         LIVE.set(1 if live else 0)
 
@@ -106,7 +114,7 @@ class ResponseCache:
         if entry is None:
             return None
         if entry.expires < time.monotonic():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry
@@ -114,40 +122,50 @@ class ResponseCache:
     async def fill(self, key: str, render: Callable[[], Awaitable[bytes]], route: str) -> _Entry:
         """`render()` kept under `key`; while it runs, other misses of `key` wait for it instead of each
         reading the database (50 dashboards asking again right after the evening's writes)."""
-        running = self._filling.get(key)
-        if running is None or running[0] != self.generation:
-            generation = self.generation
-            task = asyncio.ensure_future(self._render_and_put(key, generation, render, route))
-            running = self._filling[key] = (generation, task)
-            task.add_done_callback(functools.partial(self._filled, key))
-        # shield: a client that goes away cancels its own wait, not the read the others wait for.
-        return await asyncio.shield(running[1])
+        generation = self.generation
 
-    async def _render_and_put(
-        self, key: str, generation: int, render: Callable[[], Awaitable[bytes]], route: str
-    ) -> _Entry:
-        return self.put(key, generation, await render(), route)
+        async def render_and_put() -> _Entry:
+            return self.put(key, generation, await render(), route)
 
-    def _filled(self, key: str, task: asyncio.Future[_Entry]) -> None:
-        running = self._filling.get(key)
-        if running is not None and running[1] is task:
-            del self._filling[key]
+        return await self._filling.run((key, generation), render_and_put)
 
     def put(self, key: str, generation: int, body: bytes, route: str) -> _Entry:
-        """Keep `body` unless the cache changed generation since the read that made it began."""
-        if not (self.live and generation == self.generation):
+        """Keep `body` unless the cache changed generation since the read that made it began (or it
+        would take more than an eighth of the byte budget)."""
+        if not (self.live and generation == self.generation) or len(body) > self.max_bytes // 8:
             return _rendered(body, route)
+        self._drop(key)
         entry = self._entries[key] = _rendered(body, route, time.monotonic() + self.max_age)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += len(body)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
         return entry
 
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry.body)
 
-async def respond(request: Request, build: Callable[[], Awaitable[BaseModel]]) -> Response:
+
+def _declared_query(route: Callable[..., Any]) -> frozenset[str]:
+    """The query parameter names FastAPI reads for `route` (aliases included, dependencies too)."""
+    names: set[str] = set()
+    pending = [get_dependant(path="", call=route)]
+    while pending:
+        dependant = pending.pop()
+        names.update(param.alias for param in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+async def respond(
+    request: Request, build: Callable[[], Awaitable[BaseModel]], declared: frozenset[str] | None = None
+) -> Response:
     """The cached JSON of this path and query, or `build()` rendered (and kept when still current).
 
     `build` must return the route's `response_model` type: its JSON is what FastAPI would have sent.
+    A query with parameters outside `declared` is answered but not kept: FastAPI ignores unknown
+    parameters, so `?x=1`, `?x=2`, ... would otherwise fill the cache with copies of one answer.
     """
     cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
     route = route_label(request.scope)
@@ -155,7 +173,7 @@ async def respond(request: Request, build: Callable[[], Awaitable[BaseModel]]) -
     async def render() -> bytes:
         return (await build()).model_dump_json(by_alias=True).encode()
 
-    if cache is None:
+    if cache is None or (declared is not None and not set(request.query_params) <= declared):
         return _rendered(await render(), route).response(request.headers.get("if-none-match"))
     key = cache_key(request.scope)
     kept = cache.get(key)
@@ -178,6 +196,7 @@ def cached(route: Callable[..., Awaitable[BaseModel]]) -> Callable[..., Awaitabl
     wants_session = "session" in signature.parameters
     kept = [p for name, p in signature.parameters.items() if name != "session"]
     extra = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+    declared = functools.cache(functools.partial(_declared_query, route))  # after the module's imports
 
     @functools.wraps(route)
     async def wrapper(*args: Any, request: Request, **kwargs: Any) -> Response:
@@ -187,7 +206,7 @@ def cached(route: Callable[..., Awaitable[BaseModel]]) -> Callable[..., Awaitabl
             async with session_factory(get_engine())() as session:
                 return await route(*args, session=session, **kwargs)
 
-        return await respond(request, build)
+        return await respond(request, build, declared())
 
     wrapper.__signature__ = signature.replace(parameters=[*kept, extra])  # type: ignore[attr-defined]
     return wrapper
@@ -200,27 +219,32 @@ class ServeCached:
         self.app, self.cache = app, cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = None
-        if scope["type"] == "http" and scope["method"] == "GET" and self.cache.live:
-            entry = self.cache.get(cache_key(scope))
-        if entry is None:
+        if not (scope["type"] == "http" and scope["method"] == "GET" and self.cache.live):
             await self.app(scope, receive, send)
             return
-        _HIT.inc()
+        key = cache_key(scope)
+        if self.cache.get(key) is None:
+            await self.app(scope, receive, send)
+            return
         request = Request(scope, receive)
-        response: Response
         try:
             await deps.authorize_read(request)
         except ApiError as exc:
             response = error_response(exc.status, exc.message, code=exc.code, details=exc.details)
+            scope[ROUTE_LABEL] = "cached"
+            await response(scope, receive, send)
+            return
         except Exception:
             # Not decided here: the normal path checks again and reports it as it always does.
             await self.app(scope, receive, send)
             return
-        else:
-            response = entry.response(request.headers.get("if-none-match"))
+        entry = self.cache.get(key)  # again: a change may have dropped it while the key was checked
+        if entry is None:
+            await self.app(scope, receive, send)
+            return
+        _HIT.inc()
         scope[ROUTE_LABEL] = entry.route
-        await response(scope, receive, send)
+        await entry.response(request.headers.get("if-none-match"))(scope, receive, send)
 
 
 class DropOnWrite:
@@ -235,7 +259,8 @@ class DropOnWrite:
             return
 
         async def dropping(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # Refused requests (401, 404, 422...) wrote nothing: an anonymous POST must not empty it.
+            if message["type"] == "http.response.start" and message["status"] < 400:
                 self.cache.invalidate()
             await send(message)
 

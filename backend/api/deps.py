@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from backend.api import ratelimit
 from backend.api.errors import ApiError
 from backend.auth import service as auth_service
 from backend.auth.schemas import Principal
+from backend.core.flight import SingleFlight
 from backend.core.settings import get_settings
 from backend.db.engine import get_engine, session_factory, transaction
 
@@ -73,9 +74,9 @@ async def caller(request: Request) -> Principal:
     return Principal(key_id=key_id, scope=scope)
 
 
-# Lookups in flight per (database, key): when the remembered verification expires under load, the
-# requests arriving meanwhile wait for one lookup instead of each reading the database.
-_lookups: dict[tuple[str, str], asyncio.Task[tuple[str, str] | None]] = {}
+# When the remembered verification lapses under load, the requests arriving meanwhile wait for one
+# lookup instead of each reading the database.
+_lookups: SingleFlight[tuple[str, str], tuple[str, str] | None] = SingleFlight()
 
 
 async def _verify(key: str) -> tuple[str, str] | None:
@@ -84,20 +85,7 @@ async def _verify(key: str) -> tuple[str, str] | None:
     cached = auth_service.cached_verification(scope_of=database, key=key)
     if cached is not None:
         return cached
-    token = (database, key)
-    lookup = _lookups.get(token)
-    if lookup is None or lookup.get_loop() is not asyncio.get_running_loop():
-        lookup = _lookups[token] = asyncio.ensure_future(_lookup(database, key))
-        lookup.add_done_callback(
-            lambda done: _lookups.pop(token, None) if _lookups.get(token) is done else None
-        )
-    # shield: a client that disconnects cancels its own wait, not the lookup the others wait for.
-    return await asyncio.shield(lookup)
-
-
-def _forget(token: tuple[str, str], done: asyncio.Task[tuple[str, str] | None]) -> None:
-    if _lookups.get(token) is done:
-        del _lookups[token]
+    return await _lookups.run((database, key), functools.partial(_lookup, database, key))
 
 
 async def _lookup(database: str, key: str) -> tuple[str, str] | None:

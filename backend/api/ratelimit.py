@@ -28,12 +28,11 @@ from backend.core.settings import get_settings
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 SYNC_SECONDS = 0.25
-MAX_BUCKETS = 10_000  # past this, buckets of ended windows are dropped (many client IPs)
+MAX_BUCKETS = 10_000  # per window and process; beyond, hits go straight to Redis
 
 
 @dataclass
 class _Bucket:
-    window: int
     known: int = 0  # the window's count in Redis at the last sync (this process's hits included)
     pending: int = 0  # hits counted here and not yet sent
     synced_at: float = float("-inf")
@@ -51,14 +50,20 @@ def redis_client(request: Request) -> aioredis.Redis:
     return client
 
 
-def _buckets(request: Request, window: int) -> dict[str, _Bucket]:
-    buckets: dict[str, _Bucket] | None = getattr(request.app.state, "rate_buckets", None)
-    if buckets is None:
-        buckets = request.app.state.rate_buckets = {}
-    if len(buckets) > MAX_BUCKETS:
-        for name in [n for n, b in buckets.items() if b.window != window]:
-            del buckets[name]
-    return buckets
+def _bucket(request: Request, name: str, window: int) -> _Bucket:
+    """This process's count of `name` in `window`. The buckets of a window are one dict, replaced when
+    the window ends; past MAX_BUCKETS in one window (many client IPs) a new bucket is not kept, so each
+    of its hits goes to Redis at once."""
+    held: tuple[int, dict[str, _Bucket]] | None = getattr(request.app.state, "rate_buckets", None)
+    if held is None or held[0] != window:
+        held = request.app.state.rate_buckets = (window, {})
+    buckets = held[1]
+    state = buckets.get(name)
+    if state is None:
+        state = _Bucket()
+        if len(buckets) < MAX_BUCKETS:
+            buckets[name] = state
+    return state
 
 
 async def _sync(request: Request, key: str, state: _Bucket) -> None:
@@ -86,10 +91,7 @@ async def hit(request: Request, bucket: str, limit: int) -> None:
     """Count one request in `bucket`; a 429 with Retry-After once the window's `limit` is passed."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    buckets = _buckets(request, window)
-    state = buckets.get(bucket)
-    if state is None or state.window != window:
-        state = buckets[bucket] = _Bucket(window)
+    state = _bucket(request, bucket, window)
     state.pending += 1
     due = state.pending > (limit - state.known) // 10 or time.monotonic() - state.synced_at >= SYNC_SECONDS
     if due and not state.syncing:

@@ -283,6 +283,7 @@ class ApiSettings(BaseModel):
     response_cache: bool = True
     response_cache_entries: int = Field(default=1024, ge=1)
     response_cache_max_age_seconds: float = Field(default=300.0, gt=0)
+    response_cache_max_bytes: int = Field(default=64 * 2**20, ge=2**20)
     # The built dashboard (Next.js static export); served at / when the folder exists.
     static_dir: Path = Path(__file__).resolve().parents[2] / "frontend" / "out"
 

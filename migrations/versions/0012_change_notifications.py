@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 CHANNEL = "tft_changes"
 # Every table but `api_keys` (its last-used time is written by reads) and `pipeline_runs` (the heartbeat
-# writes it every few minutes): no cached answer reads them. tests/integration/db/test_changes.py checks
+# writes it every few minutes): no cached answer reads them. tests/integration/api/test_api_cache.py checks
 # that each table of the models has the trigger, so a new table's migration must add it (`watch` below).
 TABLES = (
     "backtest_runs", "daily_candidates", "equity_snapshots", "features", "model_artifacts",

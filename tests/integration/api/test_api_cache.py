@@ -18,8 +18,9 @@ from backend.api.app import create_app
 from backend.api.cache import ResponseCache
 from backend.auth import service as auth_service
 from backend.core.settings import override_settings
+from backend.db import migrate
 from backend.db.base import Base
-from backend.db.changes import CHANNEL, UNWATCHED_TABLES, ChangeListener
+from backend.db.changes import APPLICATION_NAME, CHANNEL, UNWATCHED_TABLES, ChangeListener
 from backend.db.engine import dispose_engines, transaction
 from backend.portfolio import service as portfolio_service
 from tests.api_data import assert_error, bearer
@@ -58,6 +59,12 @@ async def until(condition, seconds: float = 10.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def one_window() -> None:
+    """Wait out the end of a rate-limit window: a new window starts its count afresh."""
+    if time.time() % ratelimit.WINDOW_SECONDS > ratelimit.WINDOW_SECONDS - 3:
+        await asyncio.sleep(3.5)
 
 
 def hits() -> float:
@@ -119,18 +126,41 @@ async def test_a_rolled_back_write_keeps_the_cache(served):
     assert cache.generation == generation and len(cache) == 1
 
 
+def drops(cause: str) -> float:
+    return REGISTRY.get_sample_value("tft_api_response_cache_drops_total", {"cause": cause}) or 0.0
+
+
 async def test_a_write_request_drops_the_cache_before_it_answers(served, pg):
     client, _ = served
     assert (await client.get("/api/v1/portfolio")).json()["kill_switch"] is False
+    before = drops("write_request")
     halted = await client.post("/api/v1/portfolio/halt", headers=bearer(pg.write_key), json={})
     try:
         assert halted.status_code == 200
-        # No waiting for the database's notice: the very next read is fresh.
+        # Dropped by the request itself, not (only) by the database's notice, which may come later.
+        assert drops("write_request") == before + 1
         assert (await client.get("/api/v1/portfolio")).json()["kill_switch"] is True
     finally:
-        assert (
-            await client.post("/api/v1/portfolio/resume", headers=bearer(pg.write_key))
-        ).status_code == 200
+        resumed = await client.post("/api/v1/portfolio/resume", headers=bearer(pg.write_key))
+        assert resumed.status_code == 200
+
+
+async def test_a_refused_write_request_keeps_the_cache(served):
+    client, cache = served
+    await client.get("/api/v1/portfolio")
+    before = drops("write_request")
+    assert (await client.post("/api/v1/portfolio/halt", headers={"Authorization": ""})).status_code == 401
+    assert (await client.post("/api/v1/nothing-here", headers={"Authorization": ""})).status_code == 404
+    assert drops("write_request") == before and len(cache) == 1
+
+
+async def test_unknown_query_parameters_are_answered_but_not_kept(served):
+    client, cache = served
+    plain = await client.get("/api/v1/signals?status=active")
+    for n in range(3):
+        odd = await client.get(f"/api/v1/signals?status=active&junk={n}")
+        assert odd.status_code == 200 and odd.content == plain.content
+    assert len(cache) == 1
 
 
 @pytest.mark.parametrize(
@@ -161,6 +191,7 @@ async def test_a_revoked_key_is_refused_on_a_cached_answer(served, pg):
 async def test_the_rate_limit_counts_cached_answers(pg):
     async with transaction() as session:
         key = (await auth_service.create(session=session, name=f"r-{uuid.uuid4().hex[:6]}", scope="read")).key
+    await one_window()
     with override_settings(api={"rate_limit_per_minute": 3}):
         app = create_app()
         async with app.router.lifespan_context(app):
@@ -210,7 +241,7 @@ async def test_the_listener_reconnects_and_reports_the_gap(pg):
         # PostgreSQL restarting, as seen by one connection: it is closed under the listener.
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+            f"WHERE application_name = '{APPLICATION_NAME}' AND datname = current_database()"
         )
         await until(lambda: False in events)
         await until(lambda: events.count(True) == 2)
@@ -222,15 +253,15 @@ async def test_the_listener_reconnects_and_reports_the_gap(pg):
     assert events.index(False) < len(events) - 1 - events[::-1].index(True)  # dark, then live again
 
 
-async def test_hits_far_from_the_limit_reach_redis_in_batches(pg):
+async def test_hits_far_from_the_limit_reach_redis_in_batches(pg, monkeypatch):
     async with transaction() as session:
         created = await auth_service.create(session=session, name=f"b-{uuid.uuid4().hex[:6]}", scope="read")
     key_id = created.key.split("_")[1]
-    if time.time() % ratelimit.WINDOW_SECONDS > ratelimit.WINDOW_SECONDS - 3:
-        await asyncio.sleep(3.5)  # all in one window: a new window starts its count afresh
+    await one_window()
     with override_settings(api={"rate_limit_per_minute": 100_000}):
         app = create_app()
         transport = httpx.ASGITransport(app=app)
+        monkeypatch.setattr(ratelimit, "SYNC_SECONDS", 60.0)  # nothing sent on time while the 20 run
         async with httpx.AsyncClient(
             transport=transport, base_url="http://t", headers=bearer(created.key)
         ) as c:
@@ -241,7 +272,7 @@ async def test_hits_far_from_the_limit_reach_redis_in_batches(pg):
                 int(await redis.get(k)) async for k in redis.scan_iter(f"tft:ratelimit:key:{key_id}:*")
             ]
             assert sum(counted) < 20  # most of them are still pending in this process
-            await asyncio.sleep(ratelimit.SYNC_SECONDS + 0.05)
+            monkeypatch.setattr(ratelimit, "SYNC_SECONDS", 0.0)
             assert (await c.get("/api/v1/settings/risk")).status_code == 200
             counted = [
                 int(await redis.get(k)) async for k in redis.scan_iter(f"tft:ratelimit:key:{key_id}:*")
@@ -266,3 +297,33 @@ async def test_misses_arriving_together_read_the_database_once(served, monkeypat
     answers = await asyncio.gather(*(client.get("/api/v1/portfolio") for _ in range(20)))
     assert {a.status_code for a in answers} == {200} and len({a.content for a in answers}) == 1
     assert reads == 1
+
+
+async def test_a_url_with_ssl_settings_is_listened_to(pg):
+    live: list[bool] = []
+    url = pg.url + ("&" if "?" in pg.url else "?") + "ssl=disable"  # as hosted databases hand them out
+    listener = ChangeListener(url, on_change=lambda _t: None, on_live=live.append)
+    listener.start()
+    try:
+        await until(lambda: live == [True])
+    finally:
+        await listener.stop()
+
+
+@pytest.fixture
+def before_0012(make_database) -> str:
+    url = make_database("postgresql", migrated=False)
+    migrate.upgrade(url, "0011_ops")  # the API deployed before `tft-trader db upgrade` ran
+    return url
+
+
+async def test_a_database_without_the_triggers_is_never_trusted(before_0012, caplog):
+    url = before_0012
+    live: list[bool] = []
+    listener = ChangeListener(url, on_change=lambda _t: None, on_live=live.append, max_backoff_seconds=0.1)
+    listener.start()
+    try:
+        await until(lambda: "no change triggers" in caplog.text)
+        assert live == []
+    finally:
+        await listener.stop()

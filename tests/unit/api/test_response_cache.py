@@ -60,3 +60,19 @@ def test_the_same_body_gets_the_same_etag():
     two = cache.put("/b?", cache.generation, b'{"x":1}', "/b")
     three = cache.put("/c?", cache.generation, b'{"x":2}', "/c")
     assert one.etag == two.etag != three.etag and one.etag.startswith('"')
+
+
+def test_the_byte_budget_drops_the_oldest_and_refuses_the_huge():
+    cache = ResponseCache(max_entries=100, max_age_seconds=60, max_bytes=8_000)
+    cache.set_live(True)
+    for key in ("/a?", "/b?", "/c?"):
+        cache.put(key, cache.generation, b"x" * 900, key)
+    cache.put("/d?", cache.generation, b"x" * 900, "/d")  # 3,600 bytes: all fit
+    assert len(cache) == 4
+    for key in ("/e?", "/f?", "/g?", "/h?"):
+        cache.put(key, cache.generation, b"x" * 900, key)
+    assert len(cache) == 8 and cache.get("/a?") is not None  # 7,200 bytes
+    cache.put("/j?", cache.generation, b"x" * 900, "/j")  # 8,100: the least recently used goes
+    assert cache.get("/b?") is None and cache.get("/a?") is not None
+    answered = cache.put("/big?", cache.generation, b"x" * 1_001, "/big")  # over an eighth
+    assert answered.body and cache.get("/big?") is None
