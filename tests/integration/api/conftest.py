@@ -51,7 +51,9 @@ def seeded(request: pytest.FixtureRequest, make_database, tmp_path_factory) -> I
     """A seeded database of each backend, with the settings pointing at it."""
     url = make_database(request.param)
     data_dir = tmp_path_factory.mktemp("data")  # the generated key pepper lives here
-    with override_settings(database_url=url, data_dir=data_dir, api={"public_read": False}):
+    # No dashboard, built or not in this checkout (the README-command test builds it): the API alone.
+    api = {"public_read": False, "static_dir": data_dir / "no-dashboard"}
+    with override_settings(database_url=url, data_dir=data_dir, api=api):
         yield seed_database(url, data_dir)
 
 
