@@ -216,11 +216,24 @@ async def aggregate_sentiment(*, as_of: date) -> int:
     return result.totals().total
 
 
-async def build_features(*, as_of: date, tickers: Sequence[str] | None = None) -> FeaturesOutcome:
-    """Step 2: features for `as_of` stored (what the predictions of that close will read)."""
+async def build_features(
+    *, as_of: date, tickers: Sequence[str] | None = None, cross_section: bool = True
+) -> FeaturesOutcome:
+    """Step 2: features for `as_of` stored (what the predictions of that close will read).
+
+    `cross_section=False`: one ticker batch's per-ticker columns; `complete_features` finishes the day.
+    """
     async with transaction() as session:
-        stored = await ml_pipeline.store_features(session=session, as_of=as_of, tickers=tickers)
+        stored = await ml_pipeline.store_features(
+            session=session, as_of=as_of, tickers=tickers, cross_section=cross_section
+        )
     return FeaturesOutcome(stored.rows, stored.skipped)
+
+
+async def complete_features(*, as_of: date, tickers: Sequence[str]) -> int:
+    """Step 2, after ticker batches: the cross-sectional columns of the rows they stored for `as_of`."""
+    async with transaction() as session:
+        return await feature_service.complete_day(session=session, day=as_of, tickers=tickers)
 
 
 async def predict(
