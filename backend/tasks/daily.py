@@ -97,10 +97,9 @@ def predictions(
         alert = await daily.model_alert(as_of=day)
         if alert is not None:
             return StepResult({"model_version": None, "predictions": 0, "alert": alert})
-        symbols = await daily.universe(as_of=day, tickers=tickers)
         # The features step before stored the day's features (cross-sectional ranks included): read them
         # rather than rebuild (a rebuild still when the model reads history or the rows are incomplete).
-        out = await daily.predict(as_of=day, tickers=symbols, stored_features=True)
+        out = await daily.predict(as_of=day, tickers=tickers, stored_features=True)
         counts: dict[str, Any] = {"model_version": out.model_version, "predictions": out.predictions}
         counts["skipped"] = out.skipped
         return StepResult(counts)

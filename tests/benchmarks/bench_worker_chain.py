@@ -101,22 +101,28 @@ async def reset(as_of: date) -> None:
 
 
 async def stored(as_of: date) -> tuple[int, int, str]:
-    """Feature and prediction rows for `as_of`, and each step's time from `pipeline_runs`."""
+    """Feature and prediction rows for `as_of`, and each step's time from `pipeline_runs` (for a step in
+    batches: when its batches ran, and the time from the last batch to the step's end)."""
     async with transaction() as session:
         features = await session.scalar(select(func.count()).where(FeatureRow.trade_date == as_of))
         predictions = await session.scalar(select(func.count()).where(Prediction.trade_date == as_of))
-        runs = (
-            await session.scalars(
-                select(PipelineRun).where(PipelineRun.task.in_(["features", "predictions", "signals"]))
-            )
-        ).all()
+        runs = (await session.scalars(select(PipelineRun).where(PipelineRun.task != "prices"))).all()
     await dispose_engines()
-    steps = ", ".join(
-        f"{r.task} {(r.finished_at - r.started_at).total_seconds():.1f} s"
-        for r in sorted(runs, key=lambda r: r.started_at)
-        if r.finished_at is not None
-    )
-    return int(features or 0), int(predictions or 0), steps
+    steps = []
+    for run in sorted((r for r in runs if ":" not in r.task), key=lambda r: r.started_at):
+        if run.finished_at is None:
+            continue
+        line = f"{run.task} {(run.finished_at - run.started_at).total_seconds():.2f} s"
+        parts = [r for r in runs if r.task.startswith(f"{run.task}:batch-") and r.finished_at is not None]
+        if parts:
+            first = min(r.started_at for r in parts) - run.started_at
+            last = max(r.finished_at for r in parts)  # type: ignore[type-var]
+            line += (
+                f" ({len(parts)} batches {first.total_seconds():.2f}..{(last - run.started_at).total_seconds():.2f}"
+                f" s, then {(run.finished_at - last).total_seconds():.2f} s to finish)"
+            )
+        steps.append(line)
+    return int(features or 0), int(predictions or 0), ", ".join(steps)
 
 
 def timed_chain(url: str, queue: str, as_of: date, processes: int, batch_size: int) -> float:
