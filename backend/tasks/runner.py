@@ -226,6 +226,12 @@ async def _run(
         if after_success is not None:
             await after_success(existing)
         return _summary(existing, note="already done for this date: nothing changed")
+    collecting = bool((task.request.kwargs or {}).get("collecting"))
+    if collecting and (existing is None or existing.task_id != task.request.id):
+        # A late poll or wake of an attempt that no longer holds the row (another attempt took it over,
+        # or the row was removed): its batches are not the ones to collect, and it must not start a run.
+        log.info("%s for %s: a collecting call of a past attempt; nothing to do", step.name, day)
+        return {"status": "stale", "task": step.name, "trading_date": day.isoformat()}
     valid = is_trading_day(day) or not step.sessions_only
     skip = await _dependency(step, day, waited) if valid else None
     limit = task.time_limit or DEFAULT_TIME_LIMIT

@@ -84,6 +84,9 @@ async def prepare(url: str, tickers: list[str]) -> date:
 
 
 async def reset(as_of: date) -> None:
+    # A step's last poll may outlive the run that finished it (the worker is stopped at once): drop what
+    # the last worker left queued, so it does not run during the next timing.
+    celery_app.control.purge()
     async with transaction() as session:
         for model in (FeatureRow, Prediction):
             await session.execute(delete(model).where(model.trade_date == as_of))
@@ -115,12 +118,11 @@ async def stored(as_of: date) -> tuple[int, int, str]:
         line = f"{run.task} {(run.finished_at - run.started_at).total_seconds():.2f} s"
         parts = [r for r in runs if r.task.startswith(f"{run.task}:batch-") and r.finished_at is not None]
         if parts:
-            first = min(r.started_at for r in parts) - run.started_at
-            last = max(r.finished_at for r in parts)  # type: ignore[type-var]
-            line += (
-                f" ({len(parts)} batches {first.total_seconds():.2f}..{(last - run.started_at).total_seconds():.2f}"
-                f" s, then {(run.finished_at - last).total_seconds():.2f} s to finish)"
-            )
+            first = (min(r.started_at for r in parts) - run.started_at).total_seconds()
+            last = max(r.finished_at for r in parts if r.finished_at is not None)
+            span = (last - run.started_at).total_seconds()
+            rest = (run.finished_at - last).total_seconds()
+            line += f" ({len(parts)} batches {first:.2f}..{span:.2f} s, then {rest:.2f} s to finish)"
         steps.append(line)
     return int(features or 0), int(predictions or 0), ", ".join(steps)
 

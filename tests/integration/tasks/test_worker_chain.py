@@ -391,6 +391,38 @@ def test_a_lost_wake_is_covered_by_the_steps_poll_and_the_chain_still_goes_on_on
 
 
 @pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
+def test_a_late_poll_of_a_past_attempt_changes_nothing(worker: Any, fresh_db: str) -> None:
+    assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
+    kwargs = {"as_of": D3.isoformat(), "tickers": SAMPLE, "collecting": True}
+    # The step's row is gone (or another attempt holds it): the poll must not start a run of its own.
+    late = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+    assert late["status"] == "stale" and "features" not in runs_for(D3)
+
+    async def held_elsewhere(session: AsyncSession) -> None:
+        now = datetime.now(UTC)
+        await session.execute(
+            insert(PipelineRun).values(
+                task="features", trading_date=D4, status="running", counts={}, started_at=now,
+                attempts=1, task_id="another-attempt", deadline_at=now + timedelta(minutes=30),
+            )
+        )  # fmt: skip
+
+    in_db(held_elsewhere)
+    other = daily_tasks.features.apply_async(kwargs={**kwargs, "as_of": D4.isoformat()}).get(timeout=TIMEOUT)
+    assert other["status"] == "stale"
+    assert (runs_for(D4)["features"].task_id, runs_for(D4)["features"].status) == (
+        "another-attempt",
+        "running",
+    )
+    daily_tasks.prices.apply_async(kwargs={"as_of": D3.isoformat(), "tickers": TICKERS}).get(timeout=TIMEOUT)
+    held = daily_tasks.features.apply_async(kwargs={"as_of": D3.isoformat(), "tickers": TICKERS})
+    assert held.get(timeout=TIMEOUT)["status"] == "success"
+    again = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+    assert again["note"] == "already done for this date: nothing changed"
+    assert runs_for(D3)["features"].task_id == held.id
+
+
+@pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
 def test_periodic_jobs_record_why_they_had_nothing_to_do(worker: Any, fresh_db: str) -> None:
     assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
     monitored = jobs.monitor.apply_async(kwargs={"as_of": D3.isoformat()}).get(timeout=TIMEOUT)
