@@ -29,7 +29,7 @@ import asyncpg
 import pandas as pd
 import redis
 from celery import chain
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from backend.core.calendar import trading_days, utcnow
 from backend.core.settings import normalize_database_url, override_settings
@@ -109,7 +109,14 @@ async def stored(as_of: date) -> tuple[int, int, str]:
     async with transaction() as session:
         features = await session.scalar(select(func.count()).where(FeatureRow.trade_date == as_of))
         predictions = await session.scalar(select(func.count()).where(Prediction.trade_date == as_of))
-        runs = (await session.scalars(select(PipelineRun).where(PipelineRun.task != "prices"))).all()
+        steps = ("features", "predictions", "signals")
+        runs = (
+            await session.scalars(
+                select(PipelineRun).where(
+                    or_(PipelineRun.task.in_(steps), *(PipelineRun.task.startswith(f"{s}:") for s in steps))
+                )
+            )
+        ).all()
     await dispose_engines()
     steps = []
     for run in sorted((r for r in runs if ":" not in r.task), key=lambda r: r.started_at):
