@@ -224,19 +224,21 @@ async def newest_date(*, session: AsyncSession) -> date | None:
     return await session.scalar(select(func.max(StockPrice.trade_date)))
 
 
-# Set by `bar_counts_once`: the flow's counts of every ticker's bars, by `end`.
-_COUNTED: ContextVar[dict[date | None, dict[str, int]] | None] = ContextVar("bar_counts", default=None)
+# Set by `bar_counts_once`: the counts taken in the block, by (tickers, end); () stands for every ticker.
+_COUNTED: ContextVar[dict[tuple[tuple[str, ...], date | None], dict[str, int]] | None] = ContextVar(
+    "bar_counts", default=None
+)
 
 
 @contextmanager
 def bar_counts_once() -> Iterator[None]:
-    """Within the block, `bar_counts` counts every ticker's bars once per `end` and answers each later call
-    (for any tickers) from that count.
+    """Within the block, `bar_counts` asks the database once per question (tickers, end) and answers a
+    repeat, or any tickers once every ticker was counted for that `end`, from memory.
 
-    For a flow that asks several times over prices that do not change under it: the predictions and
-    signals steps, which run after the day's prices are stored, ask 3 times each, and every count scans
-    the price table (~70 ms for 500 tickers x 600 sessions, growing with the history). Not for a block
-    that stores prices.
+    For a flow that asks several times over prices that do not change under it: the features, predictions
+    and signals steps run after the day's prices are stored and ask 2 or 3 times each; counting every
+    ticker scans the price table (~25-70 ms for 500 tickers x 600 sessions, growing with the history).
+    Not for a block that stores prices.
     """
     token = _COUNTED.set({})
     try:
@@ -252,10 +254,13 @@ async def bar_counts(
     counted = _COUNTED.get()
     if counted is None:
         return await _count_bars(session=session, tickers=tickers, end=end)
-    if end not in counted:
-        counted[end] = await _count_bars(session=session, tickers=[], end=end)
-    every = counted[end]
-    return {t: every[t] for t in tickers if t in every} if tickers else dict(every)
+    every = counted.get(((), end))
+    if every is not None and tickers:
+        return {t: every[t] for t in tickers if t in every}
+    key = (tuple(sorted(set(tickers))), end)
+    if key not in counted:
+        counted[key] = await _count_bars(session=session, tickers=tickers, end=end)
+    return dict(counted[key])
 
 
 async def _count_bars(*, session: AsyncSession, tickers: Sequence[str], end: date | None) -> dict[str, int]:

@@ -231,10 +231,12 @@ async def build_features(
 
     `cross_section=False`: one ticker batch's per-ticker columns; `complete_features` finishes the day.
     """
-    async with transaction() as session:
-        stored = await ml_pipeline.store_features(
-            session=session, as_of=as_of, tickers=tickers, cross_section=cross_section
-        )
+    # The universe and the history check ask the same bar counts.
+    with market_service.bar_counts_once():
+        async with transaction() as session:
+            stored = await ml_pipeline.store_features(
+                session=session, as_of=as_of, tickers=tickers, cross_section=cross_section
+            )
     return FeaturesOutcome(stored.rows, stored.skipped)
 
 
