@@ -16,7 +16,11 @@ import pandas as pd
 import pandas_ta_classic as ta
 
 from backend.core.errors import ValidationFailed
-from backend.features.cross_section import CROSS_SECTION_COLUMNS, cross_section_features
+from backend.features.cross_section import (
+    CROSS_SECTION_COLUMNS,
+    CROSS_SECTION_INPUTS,
+    cross_section_features,
+)
 
 FEATURE_SET_VERSION = "v2"  # v2: cross-sectional ranks and relative returns
 
@@ -60,14 +64,11 @@ MARKET_COLUMNS = (
     "market_ret_20d",
     "market_sma200_gap",  # index close / its SMA 200 - 1
 )
-FEATURE_COLUMNS: tuple[str, ...] = (
-    FLAG_COLUMNS
-    + INDICATOR_VALUE_COLUMNS
-    + PRICE_COLUMNS
-    + SENTIMENT_COLUMNS
-    + MARKET_COLUMNS
-    + CROSS_SECTION_COLUMNS
+# Each row's values from its own ticker's history (and the market index).
+PER_TICKER_COLUMNS: tuple[str, ...] = (
+    FLAG_COLUMNS + INDICATOR_VALUE_COLUMNS + PRICE_COLUMNS + SENTIMENT_COLUMNS + MARKET_COLUMNS
 )
+FEATURE_COLUMNS: tuple[str, ...] = PER_TICKER_COLUMNS + CROSS_SECTION_COLUMNS
 
 INDICATOR_INPUTS = (
     "rsi_14",
@@ -111,7 +112,8 @@ def build_features(
     market: pd.DataFrame,
     sectors: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
-    """Features for every (ticker, trade_date) row of `prices`.
+    """Features for every (ticker, trade_date) row of `prices`: `per_ticker_features`, then
+    `add_cross_section` among the rows of each date.
 
     Args:
         prices: daily bars with stored indicators for one or many tickers (as `market.service.load_bars`
@@ -124,6 +126,21 @@ def build_features(
 
     Returns:
         ticker, trade_date and the float columns FEATURE_COLUMNS, sorted by ticker then date.
+    """
+    features = per_ticker_features(prices, sentiment, market)
+    add_cross_section(features, sectors)
+    return features
+
+
+def per_ticker_features(
+    prices: pd.DataFrame, sentiment: pd.DataFrame | None, market: pd.DataFrame
+) -> pd.DataFrame:
+    """`build_features` with the cross-sectional columns left undefined (NaN).
+
+    Every value of a row comes from its own ticker's rows and the market index, so a ticker gives the
+    same rows whichever other tickers `prices` holds (up to float rounding in the last bits: the trailing
+    windows roll over the concatenated tickers). The features step's ticker batches compute these; the
+    step then completes each day with `add_cross_section` over all of that day's rows.
     """
     frame = _validated_prices(prices)
     out = pd.DataFrame({"ticker": frame["ticker"], "trade_date": frame["trade_date"]})
@@ -168,13 +185,31 @@ def build_features(
 
     features.update(_sentiment_features(frame, sentiment))
     features.update(_market_features(frame["trade_date"], market))
-    features.update(
-        cross_section_features(features, frame["ticker"].to_numpy(), frame["trade_date"], sectors)
-    )
-    for name in FEATURE_COLUMNS:
-        values = np.array(features[name], dtype="float64")  # a copy: some inputs are read-only views
-        values[np.isinf(values)] = np.nan  # a zero divisor means "undefined", like the warm-up
-        out[name] = values
+    for name in PER_TICKER_COLUMNS:
+        out[name] = _defined(features[name])
+    for name in CROSS_SECTION_COLUMNS:
+        out[name] = np.nan
+    return out
+
+
+def add_cross_section(features: pd.DataFrame, sectors: Mapping[str, str | None] | None) -> None:
+    """Fill the CROSS_SECTION_COLUMNS of `features` (in place) from its per-ticker columns, each row placed
+    among the rows of its trade date (see `cross_section`).
+
+    Only rows of the same date are combined, so a frame of one day's rows gives the same values as the
+    frame of many days it was cut from; a day's sums run in row order, so keep rows sorted by ticker
+    within a day for results equal to the last bit. Undefined inputs (NaN) stay out of a day's ranks
+    and means.
+    """
+    inputs = {name: features[name].to_numpy(dtype="float64") for name in CROSS_SECTION_INPUTS}
+    cross = cross_section_features(inputs, features["ticker"].to_numpy(), features["trade_date"], sectors)
+    for name in CROSS_SECTION_COLUMNS:
+        features[name] = _defined(cross[name])
+
+
+def _defined(values: np.ndarray) -> np.ndarray:
+    out = np.array(values, dtype="float64")  # a copy: some inputs are read-only views
+    out[np.isinf(out)] = np.nan  # a zero divisor means "undefined", like the warm-up
     return out
 
 
@@ -261,8 +296,8 @@ def atr_pct(prices: pd.DataFrame, *, groups: _GroupLayout | None = None) -> np.n
 
 
 class _GroupLayout:
-    """Row positions of a frame sorted by ticker, so lags and rolling windows run over the whole array at
-    once and are then masked where they would reach into the previous ticker."""
+    """Row positions of a frame sorted by ticker, so lags run over the whole array at once and are then
+    masked where they would reach into the previous ticker."""
 
     def __init__(self, tickers: np.ndarray) -> None:
         n = len(tickers)
@@ -270,6 +305,7 @@ class _GroupLayout:
         self.starts = np.concatenate(([0], change)).astype(np.int64) if n else np.array([], dtype=np.int64)
         self.ends = np.concatenate((self.starts[1:], [n])).astype(np.int64) if n else self.starts
         self.position = np.arange(n) - np.repeat(self.starts, self.ends - self.starts)
+        self.group = np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
 
     def slices(self) -> list[tuple[int, int]]:
         return list(zip(self.starts.tolist(), self.ends.tolist(), strict=True))
@@ -285,8 +321,14 @@ class _GroupLayout:
     def rolling(self, values: np.ndarray, window: int, how: str, *, first_valid: int = 0) -> np.ndarray:
         """A trailing `window` statistic within the ticker; NaN until the window holds `window` values
         from rows >= `first_valid` of the ticker (rows before it are undefined inputs, e.g. row 0's
-        return)."""
-        rolled = pd.Series(values).rolling(window, min_periods=window)
+        return).
+
+        Rolled per ticker, not over the concatenated array: a rolling sum carries rounding from the rows
+        before, so a ticker's last bits would depend on which tickers precede it in the frame. Per ticker,
+        a batch of tickers gives the same values as the whole universe, and two tickers with the same
+        history tie in the day's ranks.
+        """
+        rolled = pd.Series(values).groupby(self.group, sort=False).rolling(window, min_periods=window)
         stat = rolled.std(ddof=1) if how == "std" else rolled.mean()
         out = stat.to_numpy(dtype="float64", copy=True)
         out[self.position < first_valid + window - 1] = np.nan

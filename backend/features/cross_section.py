@@ -32,6 +32,10 @@ SECTOR_RELATIVE = {
     "ret_20d_vs_sector": "ret_20d",
 }
 CROSS_SECTION_COLUMNS: tuple[str, ...] = (*RANKED, *RELATIVE, *SECTOR_RELATIVE)
+# The per-ticker features they are computed from.
+CROSS_SECTION_INPUTS: tuple[str, ...] = tuple(
+    sorted(set(RANKED.values()) | set(RELATIVE.values()) | set(SECTOR_RELATIVE.values()))
+)
 MIN_SECTOR_PEERS = 3  # below this a sector's mean is one or two stocks' noise: compare with the market
 
 
@@ -48,7 +52,7 @@ def cross_section_features(
     day) gets its return relative to the market instead.
     """
     day = pd.Series(pd.factorize(trade_dates.to_numpy())[0])
-    frame = pd.DataFrame({name: np.asarray(features[name], dtype="float64") for name in _inputs()})
+    frame = pd.DataFrame({name: np.asarray(features[name], dtype="float64") for name in CROSS_SECTION_INPUTS})
     frame["day"] = day.to_numpy()
     by_day = frame.groupby("day", sort=False)
     out: dict[str, np.ndarray] = {}
@@ -69,7 +73,3 @@ def cross_section_features(
         baseline = np.where(use_sector, mean, market_mean[source])
         out[name] = (frame[source] - baseline).to_numpy(dtype="float64")
     return out
-
-
-def _inputs() -> list[str]:
-    return sorted(set(RANKED.values()) | set(RELATIVE.values()) | set(SECTOR_RELATIVE.values()))

@@ -11,6 +11,8 @@ Without it, two stand-ins, in this order:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from arch.data import sp500
@@ -26,6 +28,12 @@ def load_sample_index() -> pd.DataFrame:
 
     `close` is the adjusted close, so index dividends/rebasings never look like market moves.
     """
+    return _sample_index().copy()  # a copy: callers may change their frame
+
+
+@lru_cache(maxsize=1)
+def _sample_index() -> pd.DataFrame:
+    # Parsed once per process: every features batch of a worker reads it (~30 ms a time).
     raw = sp500.load()
     return pd.DataFrame(
         {

@@ -17,7 +17,12 @@ from backend.core.errors import DataSourceError
 from backend.core.settings import get_settings
 from backend.db.base import table_of
 from backend.db.upsert import dialect_insert
-from backend.features.build import FEATURE_COLUMNS, FEATURE_SET_VERSION, build_features
+from backend.features.build import (
+    FEATURE_COLUMNS,
+    FEATURE_SET_VERSION,
+    add_cross_section,
+    per_ticker_features,
+)
 from backend.features.market_index import equal_weight_index, load_sample_index
 from backend.features.models import FeatureRow
 from backend.market import service as market_service
@@ -36,7 +41,7 @@ _EQUAL_WEIGHT_WARNED: set[str] = set()
 
 @dataclass
 class FeatureInputs:
-    """Everything `build_features` reads, as known at the close of `end`."""
+    """Everything the features read, as known at the close of `end`."""
 
     prices: pd.DataFrame
     sentiment: pd.DataFrame
@@ -186,13 +191,23 @@ async def stored_day(*, session: AsyncSession, tickers: Sequence[str], day: date
     return StoredDay(stored.reset_index(drop=True), skipped)
 
 
-def features_between(inputs: FeatureInputs, start: date, end: date) -> pd.DataFrame:
-    """The one feature implementation over loaded inputs, cut to `start`..`end`."""
+def features_between(
+    inputs: FeatureInputs, start: date, end: date, *, cross_section: bool = True
+) -> pd.DataFrame:
+    """The one feature implementation (`build_features`) over loaded inputs, cut to `start`..`end`.
+
+    `cross_section=False`: the per-ticker columns only, the cross-sectional ones NaN (a ticker batch of the
+    features step; `complete_day` fills them over the whole day).
+    """
     if inputs.prices.empty:
         return pd.DataFrame(columns=["ticker", "trade_date", *FEATURE_COLUMNS])
-    features = build_features(inputs.prices, inputs.sentiment, inputs.market, inputs.sectors)
+    features = per_ticker_features(inputs.prices, inputs.sentiment, inputs.market)
     window = (features["trade_date"] >= start) & (features["trade_date"] <= end)
-    return features[window].reset_index(drop=True)
+    features = features[window].reset_index(drop=True)
+    if cross_section:
+        # Ranked within each day, so cutting first gives the same values for a fraction of the work.
+        add_cross_section(features, inputs.sectors)
+    return features
 
 
 async def store(*, session: AsyncSession, features: pd.DataFrame, version: str = FEATURE_SET_VERSION) -> int:
@@ -221,6 +236,32 @@ async def store(*, session: AsyncSession, features: pd.DataFrame, version: str =
         )
         await session.execute(stmt, rows)
     return len(rows)
+
+
+async def complete_day(*, session: AsyncSession, day: date, tickers: Sequence[str]) -> int:
+    """Fill the cross-sectional columns of `day`'s stored rows of `tickers`, each row placed among all of
+    them; returns the rows updated.
+
+    The last part of a fanned-out features step: its ticker batches stored the per-ticker columns
+    (`features_between(cross_section=False)`), and only the whole day can rank them. `tickers` are the
+    rows the batches stored, so a row left from an earlier run of another universe is not ranked in.
+    The values equal a single `features_between` over all the tickers: the same inputs (stored floats
+    read back exactly), the same day's rows in the same (ticker) order.
+    """
+    if not tickers:
+        return 0
+    stored = await load(session=session, tickers=tickers, start=day, end=day)
+    missing = sorted(set(tickers) - set(stored["ticker"]))
+    if missing:
+        raise DataSourceError(
+            f"no stored features on {day.isoformat()} for {len(missing)} ticker(s) "
+            f"({', '.join(missing[:5])}): their batch did not store them; run the features step again"
+        )
+    # Python's string order, as `build_features` sorts: the database's collation may differ.
+    stored = stored.sort_values("ticker", kind="stable", ignore_index=True)
+    sectors = await market_service.sectors(session=session, tickers=sorted(tickers))
+    add_cross_section(stored, sectors)
+    return await store(session=session, features=stored)
 
 
 async def load(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -222,10 +224,46 @@ async def newest_date(*, session: AsyncSession) -> date | None:
     return await session.scalar(select(func.max(StockPrice.trade_date)))
 
 
+# Set by `bar_counts_once`: the counts taken in the block, by (tickers, end); () stands for every ticker.
+_COUNTED: ContextVar[dict[tuple[tuple[str, ...], date | None], dict[str, int]] | None] = ContextVar(
+    "bar_counts", default=None
+)
+
+
+@contextmanager
+def bar_counts_once() -> Iterator[None]:
+    """Within the block, `bar_counts` asks the database once per question (tickers, end) and answers a
+    repeat, or any tickers once every ticker was counted for that `end`, from memory.
+
+    For a flow that asks several times over prices that do not change under it: the features, predictions
+    and signals steps run after the day's prices are stored and ask 2 or 3 times each; counting every
+    ticker scans the price table (~25-70 ms for 500 tickers x 600 sessions, growing with the history).
+    Not for a block that stores prices.
+    """
+    token = _COUNTED.set({})
+    try:
+        yield
+    finally:
+        _COUNTED.reset(token)
+
+
 async def bar_counts(
     *, session: AsyncSession, tickers: Sequence[str], end: date | None = None
 ) -> dict[str, int]:
     """Number of stored bars per ticker up to `end` (all tickers when empty)."""
+    counted = _COUNTED.get()
+    if counted is None:
+        return await _count_bars(session=session, tickers=tickers, end=end)
+    every = counted.get(((), end))
+    if every is not None and tickers:
+        return {t: every[t] for t in tickers if t in every}
+    key = (tuple(sorted(set(tickers))), end)
+    if key not in counted:
+        counted[key] = await _count_bars(session=session, tickers=tickers, end=end)
+    return dict(counted[key])
+
+
+async def _count_bars(*, session: AsyncSession, tickers: Sequence[str], end: date | None) -> dict[str, int]:
     table = table_of(StockPrice)
     query = select(table.c.ticker, func.count()).group_by(table.c.ticker)
     if tickers:
@@ -397,11 +435,17 @@ async def rewrite_history(
 
 
 async def load_usable_bars(
-    *, session: AsyncSession, tickers: Sequence[str], start: date | None = None, end: date | None = None
+    *,
+    session: AsyncSession,
+    tickers: Sequence[str],
+    start: date | None = None,
+    end: date | None = None,
+    columns: Sequence[str] = PRICE_COLUMNS,
 ) -> pd.DataFrame:
     """`load_bars` for features, training and the paper book: the bars the user excluded are left out,
-    and `split_ratio` says which rows a split took effect on (from the split events, 1.0 elsewhere)."""
-    bars = await load_bars(session=session, tickers=tickers, start=start, end=end)
+    and `split_ratio` says which rows a split took effect on (from the split events, 1.0 elsewhere).
+    `columns` must include ticker and trade_date."""
+    bars = await load_bars(session=session, tickers=tickers, start=start, end=end, columns=columns)
     excluded = await quality.excluded_days(session=session, tickers=tickers)
     if excluded and not bars.empty:
         drop = [(t, d) in excluded for t, d in zip(bars["ticker"], bars["trade_date"], strict=True)]

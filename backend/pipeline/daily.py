@@ -45,7 +45,13 @@ from backend.sentiment import service as sentiment_service
 from backend.signals import service as signal_service
 from backend.signals.candidates import CandidateRow
 from backend.signals.generate import GenerationReport, generate_signals
-from backend.signals.market import LIQUIDITY_WINDOW, MarketDay, market_days, market_frame
+from backend.signals.market import (
+    LIQUIDITY_WINDOW,
+    MARKET_PRICE_COLUMNS,
+    MarketDay,
+    market_days,
+    market_frame,
+)
 from backend.signals.monitor import SessionReport, check_quotes, run_session
 
 log = logging.getLogger(__name__)
@@ -117,7 +123,9 @@ async def _market_from_stored(
         return None
     # The 20-session dollar volume needs 20 bars before `day`; the rest of the row is that day's bar.
     since = calendar_days_back(day, 2 * LIQUIDITY_WINDOW)
-    prices = await market_service.load_usable_bars(session=session, tickers=tickers, start=since, end=day)
+    prices = await market_service.load_usable_bars(
+        session=session, tickers=tickers, start=since, end=day, columns=MARKET_PRICE_COLUMNS
+    )
     prices = prices[~prices["ticker"].isin(list(stored.skipped))].reset_index(drop=True)
     sentiment = await sentiment_service.load_daily(session=session, tickers=tickers, start=since, end=day)
     sectors = await market_service.sectors(session=session, tickers=sorted(prices["ticker"].unique()))
@@ -216,11 +224,26 @@ async def aggregate_sentiment(*, as_of: date) -> int:
     return result.totals().total
 
 
-async def build_features(*, as_of: date, tickers: Sequence[str] | None = None) -> FeaturesOutcome:
-    """Step 2: features for `as_of` stored (what the predictions of that close will read)."""
-    async with transaction() as session:
-        stored = await ml_pipeline.store_features(session=session, as_of=as_of, tickers=tickers)
+async def build_features(
+    *, as_of: date, tickers: Sequence[str] | None = None, cross_section: bool = True
+) -> FeaturesOutcome:
+    """Step 2: features for `as_of` stored (what the predictions of that close will read).
+
+    `cross_section=False`: one ticker batch's per-ticker columns; `complete_features` finishes the day.
+    """
+    # The universe and the history check ask the same bar counts.
+    with market_service.bar_counts_once():
+        async with transaction() as session:
+            stored = await ml_pipeline.store_features(
+                session=session, as_of=as_of, tickers=tickers, cross_section=cross_section
+            )
     return FeaturesOutcome(stored.rows, stored.skipped)
+
+
+async def complete_features(*, as_of: date, tickers: Sequence[str]) -> int:
+    """Step 2, after ticker batches: the cross-sectional columns of the rows they stored for `as_of`."""
+    async with transaction() as session:
+        return await feature_service.complete_day(session=session, day=as_of, tickers=tickers)
 
 
 async def predict(
@@ -240,10 +263,12 @@ async def predict(
     if alert is not None:
         log.warning("%s", alert)
         return PredictStep(model_version=None, predictions=0, alert=alert)
-    async with transaction() as session:
-        predicted = await ml_pipeline.predict(
-            session=session, as_of=as_of, tickers=tickers, force=force, stored_features=stored_features
-        )
+    # The universe, the skipped tickers and the stored features' completeness ask the same bar counts.
+    with market_service.bar_counts_once():
+        async with transaction() as session:
+            predicted = await ml_pipeline.predict(
+                session=session, as_of=as_of, tickers=tickers, force=force, stored_features=stored_features
+            )
     return PredictStep(predicted.model_version, predicted.predictions, predicted.skipped)
 
 
@@ -286,6 +311,14 @@ async def make_signals(
     `model_version` None means no trusted predictions: exit orders still come from the day's data.
     `stored_features`: a one-session market day reads the stored features (see `load_market`).
     """
+    # The universe and the stored features' completeness ask the same bar counts.
+    with market_service.bar_counts_once():
+        return await _make_signals(as_of, tickers, model_version, stored_features)
+
+
+async def _make_signals(
+    as_of: date, tickers: Sequence[str] | None, model_version: str | None, stored_features: bool
+) -> SignalsStep:
     async with transaction() as session:
         portfolio, book = await _live_book(session)
         since = book.last_session

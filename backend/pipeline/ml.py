@@ -277,15 +277,25 @@ class FeaturesStored:
 
 
 async def store_features(
-    *, session: AsyncSession, as_of: date, tickers: Sequence[str] | None = None
+    *,
+    session: AsyncSession,
+    as_of: date,
+    tickers: Sequence[str] | None = None,
+    cross_section: bool = True,
 ) -> FeaturesStored:
-    """Features of `as_of` for `tickers` (default: every ticker with enough history), stored by upsert."""
+    """Features of `as_of` for `tickers` (default: every ticker with enough history), stored by upsert.
+
+    `cross_section=False` (a ticker batch): the per-ticker columns only; `feature_service.complete_day`
+    fills the cross-sectional ones once every batch of the day stored its rows.
+    """
     symbols = await resolve_tickers(session=session, tickers=tickers, end=as_of)
+    # The same window for a batch as for the whole universe: ATR is a recursive average, so where the
+    # loaded bars start moves its last bits.
     history_start = add_trading_days(as_of, -(get_settings().features.sequence_length + 5))
     inputs = await feature_service.load_inputs(
         session=session, tickers=symbols, start=history_start, end=as_of
     )
-    features = feature_service.features_between(inputs, history_start, as_of)
+    features = feature_service.features_between(inputs, history_start, as_of, cross_section=cross_section)
     today = features[features["trade_date"] == as_of]
     skipped = dict(inputs.skipped)
     for ticker in sorted(set(symbols) - set(today["ticker"]) - set(skipped)):

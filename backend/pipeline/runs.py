@@ -123,12 +123,12 @@ async def note(*, session: AsyncSession, run_id: int, counts: dict[str, Any]) ->
     await session.execute(update(PipelineRun).where(PipelineRun.id == run_id).values(counts=counts))
 
 
-async def batch_runs(*, session: AsyncSession, step: str, trading_date: date) -> Sequence[PipelineRun]:
-    """The batch runs of a step for a date (tasks named `<step>:batch-...`)."""
+async def named(*, session: AsyncSession, tasks: Sequence[str], trading_date: date) -> Sequence[PipelineRun]:
+    """The runs of `tasks` for a date (e.g. the batches of a fanned-out step), those that exist."""
     return (
         await session.scalars(
             select(PipelineRun).where(
-                PipelineRun.task.startswith(f"{step}:batch-"), PipelineRun.trading_date == trading_date
+                PipelineRun.task.in_(list(tasks)), PipelineRun.trading_date == trading_date
             )
         )
     ).all()

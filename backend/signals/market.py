@@ -19,6 +19,19 @@ if TYPE_CHECKING:  # annotations only: the frames arrive built, and quick CLI re
     import pandas as pd
 
 LIQUIDITY_WINDOW = 20
+# The price columns `market_frame` reads (a caller may load only these).
+MARKET_PRICE_COLUMNS = (
+    "ticker",
+    "trade_date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "rsi_14",
+    "macd",
+)
 COLUMNS = (
     "open",
     "high",
@@ -48,14 +61,12 @@ def market_frame(
     the split that took effect that session, which rescales holdings; without the column there is none.
     """
     ordered = prices.sort_values(["ticker", "trade_date"], kind="stable").reset_index(drop=True)
-    frame = ordered[
-        ["ticker", "trade_date", "open", "high", "low", "close", "adj_close", "volume", "rsi_14", "macd"]
-    ].copy()
+    frame = ordered[list(MARKET_PRICE_COLUMNS)].copy()
     frame["split_ratio"] = ordered.get("split_ratio", 1.0)
     dollar_volume = frame["close"].astype("float64") * frame["volume"].astype("float64")
-    frame["adv_20d"] = dollar_volume.groupby(frame["ticker"]).transform(
-        lambda s: s.rolling(LIQUIDITY_WINDOW, min_periods=LIQUIDITY_WINDOW).mean()
-    )
+    # Rolled per ticker (the frame is sorted by ticker): one vectorised pass instead of one call per ticker.
+    rolled = dollar_volume.groupby(frame["ticker"], sort=False).rolling(LIQUIDITY_WINDOW).mean()
+    frame["adv_20d"] = rolled.to_numpy()
     key = ["ticker", "trade_date"]
     frame = frame.merge(features[[*key, "atr_pct", "market_above_sma200"]], on=key, how="left")
     if sentiment.empty:

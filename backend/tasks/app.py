@@ -9,8 +9,10 @@ from typing import Any
 
 from celery import Celery
 
-# Process set-up (logging, Sentry, metrics exporter) hooks into the worker's and beat's start signals.
-import backend.tasks.observability  # noqa: F401
+# Process set-up (logging, Sentry, metrics exporter; the garbage collector and the exchange calendar)
+# hooks into the worker's and beat's start signals.
+import backend.tasks.observability
+import backend.tasks.process  # noqa: F401
 from backend.core.settings import Settings, get_settings
 
 TASK_MODULES = ["backend.tasks.daily", "backend.tasks.jobs", "backend.tasks.scale", "backend.tasks.notify"]

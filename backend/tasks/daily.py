@@ -45,33 +45,46 @@ def prices(
     async def flow(day: date) -> StepResult:
         symbols = tickers or await prices_pipeline.universe()
         if scale.should_fan_out(symbols):
-            return await scale.fan_out(
-                "prices", day, symbols, collecting=collecting, waited=waited, time_limit=self.time_limit
-            )
+            return await scale.fan_out(self, "prices", day, symbols, collecting=collecting, waited=waited)
         out = await prices_pipeline.fetch_after_close(as_of=day, tickers=symbols)
         counts = {"tickers": out.tickers, "inserted": out.inserted, "updated": out.updated}
         return StepResult({**counts, "unchanged": out.unchanged, "errors": out.errors})
 
-    return run_step(self, PRICES, flow, as_of=as_of, waited=waited)
+    return scale.run_fanned(self, PRICES, flow, as_of=as_of, waited=waited)
 
 
 @celery_app.task(name="tft.features", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
-def features(self: Any, as_of: str | None = None, tickers: list[str] | None = None, waited: int = 0) -> Any:
-    """The day's sentiment aggregates, then its features."""
+def features(
+    self: Any,
+    as_of: str | None = None,
+    tickers: list[str] | None = None,
+    waited: int = 0,
+    collecting: bool = False,
+) -> Any:
+    """The day's sentiment aggregates, then its features (in ticker batches past `tasks.batch_size`, the
+    cross-sectional columns then over the whole day)."""
 
     async def flow(day: date) -> StepResult:
-        counts: dict[str, Any] = {"sentiment_rows": await daily.aggregate_sentiment(as_of=day)}
+        if collecting:  # the batches' tickers are pinned; the aggregates were made before they ran
+            symbols = tickers or await daily.universe(as_of=day)
+            result = await scale.fan_out(self, "features", day, symbols, collecting=True, waited=waited)
+            return _some_features(day, result)
+        sentiment = {"sentiment_rows": await daily.aggregate_sentiment(as_of=day)}
         symbols = await daily.universe(as_of=day, tickers=tickers)
-        # One process over the whole universe, never ticker batches: the cross-sectional features rank
-        # each ticker against every other one that day, so a batch would change every rank.
+        if scale.should_fan_out(symbols):
+            return await scale.fan_out(
+                self, "features", day, symbols, collecting=False, waited=waited, noted=sentiment
+            )
         out = await daily.build_features(as_of=day, tickers=symbols)
-        rows = out.rows
-        counts.update({"features": out.rows, "skipped": out.skipped})
-        if rows == 0:
-            raise DataSourceError(f"no features for {day.isoformat()}: no ticker has a stored bar that day")
-        return StepResult(counts)
+        return _some_features(day, StepResult({**sentiment, "features": out.rows, "skipped": out.skipped}))
 
-    return run_step(self, FEATURES, flow, as_of=as_of, waited=waited)
+    return scale.run_fanned(self, FEATURES, flow, as_of=as_of, waited=waited)
+
+
+def _some_features(day: date, result: StepResult) -> StepResult:
+    if not result.counts.get("features"):
+        raise DataSourceError(f"no features for {day.isoformat()}: no ticker has a stored bar that day")
+    return result
 
 
 @celery_app.task(name="tft.predictions", soft_time_limit=1500, time_limit=1800, **IDEMPOTENT)
@@ -84,10 +97,9 @@ def predictions(
         alert = await daily.model_alert(as_of=day)
         if alert is not None:
             return StepResult({"model_version": None, "predictions": 0, "alert": alert})
-        symbols = await daily.universe(as_of=day, tickers=tickers)
         # The features step before stored the day's features (cross-sectional ranks included): read them
         # rather than rebuild (a rebuild still when the model reads history or the rows are incomplete).
-        out = await daily.predict(as_of=day, tickers=symbols, stored_features=True)
+        out = await daily.predict(as_of=day, tickers=tickers, stored_features=True)
         counts: dict[str, Any] = {"model_version": out.model_version, "predictions": out.predictions}
         counts["skipped"] = out.skipped
         return StepResult(counts)

@@ -64,11 +64,18 @@ class Step:
 
 class Pending(Exception):
     """The flow handed work to other tasks (ticker batches): the run stays `running` and the task comes
-    back after `tasks.step_poll_seconds` with `collecting=True` to count what they stored."""
+    back after `tasks.step_poll_seconds` with `collecting=True` to count what they stored.
 
-    def __init__(self, reason: str, counts: dict[str, Any] | None = None) -> None:
+    `pin`: task arguments the later calls must keep (the ticker list the batches were cut from), as the
+    trading date is kept: a universe that changes meanwhile must not change what is collected.
+    """
+
+    def __init__(
+        self, reason: str, counts: dict[str, Any] | None = None, pin: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(reason)
         self.counts = counts or {}
+        self.pin = pin or {}
 
 
 class _Wait(Exception):
@@ -76,6 +83,9 @@ class _Wait(Exception):
 
 
 Flow = Callable[[date], Awaitable[StepResult]]
+# Runs on the task's event loop once its run is recorded `success` (or found so): e.g. a batch waking its
+# step when it was the last one.
+AfterSuccess = Callable[[PipelineRun], Awaitable[None]]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -130,6 +140,7 @@ def run_step(
     as_of: str | None,
     waited: int = 0,
     default_day: Callable[[datetime], date | None] = scheduled_day,
+    after_success: AfterSuccess | None = None,
 ) -> dict[str, Any]:
     """Run `flow` for the trading date `as_of` (default: `default_day(now)`) under `step`'s rules."""
     now = utcnow()
@@ -141,14 +152,21 @@ def run_step(
     transient_retries = task.request.retries - waited
     try:
         final = not _may_retry(transient_retries)
-        outcome = run_on_new_loop(lambda: _run(task, step, day, flow, waited, final=final))
+        outcome = run_on_new_loop(
+            lambda: _run(task, step, day, flow, waited, final=final, after_success=after_success)
+        )
     except _Wait as wait:
         log.info("%s for %s waits: %s", step.name, day, wait)
         raise _retry(task, day, waited + 1, countdown=get_settings().tasks.step_poll_seconds) from None
     except Pending as pending:
         log.info("%s for %s: %s", step.name, day, pending)
         raise _retry(
-            task, day, waited + 1, countdown=get_settings().tasks.step_poll_seconds, collecting=True
+            task,
+            day,
+            waited + 1,
+            countdown=get_settings().tasks.step_poll_seconds,
+            collecting=True,
+            pin=pending.pin,
         ) from None
     except Exception as exc:
         metrics.task_finished(step.name, time.monotonic() - started, failed=True)
@@ -178,15 +196,25 @@ def _retry(
     countdown: float,
     exc: BaseException | None = None,
     collecting: bool = False,
+    pin: dict[str, Any] | None = None,
 ) -> NoReturn:
     # The date is pinned: a retry after midnight must still work on the date the first attempt chose.
-    kwargs = {**(task.request.kwargs or {}), "as_of": day.isoformat(), "waited": waited}
+    kwargs = {**(task.request.kwargs or {}), **(pin or {}), "as_of": day.isoformat(), "waited": waited}
     if collecting:
         kwargs["collecting"] = True
     raise task.retry(kwargs=kwargs, countdown=countdown, exc=exc)
 
 
-async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, final: bool) -> dict[str, Any]:
+async def _run(
+    task: Task,
+    step: Step,
+    day: date,
+    flow: Flow,
+    waited: int,
+    *,
+    final: bool,
+    after_success: AfterSuccess | None = None,
+) -> dict[str, Any]:
     async with transaction() as session:
         recovered = await runs_service.fail_stale(session=session)
         for stale in recovered:
@@ -195,7 +223,15 @@ async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, fi
     if recovered:
         log.warning("marked %d run(s) failed whose worker died midway", len(recovered))
     if existing is not None and existing.status == "success" and not step.rerun:
+        if after_success is not None:
+            await after_success(existing)
         return _summary(existing, note="already done for this date: nothing changed")
+    collecting = bool((task.request.kwargs or {}).get("collecting"))
+    if collecting and (existing is None or existing.task_id != task.request.id):
+        # A late poll or wake of an attempt that no longer holds the row (another attempt took it over,
+        # or the row was removed): its batches are not the ones to collect, and it must not start a run.
+        log.info("%s for %s: a collecting call of a past attempt; nothing to do", step.name, day)
+        return {"status": "stale", "task": step.name, "trading_date": day.isoformat()}
     valid = is_trading_day(day) or not step.sessions_only
     skip = await _dependency(step, day, waited) if valid else None
     limit = task.time_limit or DEFAULT_TIME_LIMIT
@@ -210,6 +246,8 @@ async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, fi
             resume=bool((task.request.kwargs or {}).get("collecting")),
         )
     if claim.state != "claimed":
+        if claim.state == "done" and after_success is not None:
+            await after_success(claim.run)
         return _summary(claim.run, note=f"{claim.state}: nothing changed")
     run_id = claim.run.id
     try:
@@ -233,6 +271,8 @@ async def _run(task: Task, step: Step, day: date, flow: Flow, waited: int, *, fi
         )
     metrics.step_status(step.name, status)
     await publish_step(run)
+    if status == "success" and after_success is not None:
+        await after_success(run)
     if result.skipped:
         log.warning("%s for %s skipped: %s", step.name, day, result.skipped)
     return _summary(run)

@@ -5,12 +5,14 @@ processes, wall time and speed-up. Run by hand (not part of the test suite; need
         [--repeat 3]
 
 Set-up (not timed): a fresh PostgreSQL database, --tickers random-walk tickers with 600 sessions of bars
-and indicators, a small XGBoost + LightGBM model trained on 10 of them. Timed: features -> predictions ->
-signals for the last session, enqueued as the chain `tft-trader pipeline enqueue` queues (the prices step
-needs Yahoo, so it is left out), on a prefork worker with --concurrency 1 and then 2; between the runs
-the date's features, predictions, runs and the live portfolio are deleted. With --repeat N the two run
-alternately N times each (1, 2, 1, 2, ...: a shared machine's load hits both alike) and the medians
-count. Goal: < 60 s with one worker process and >= 1.6x faster with two.
+and indicators, a small XGBoost + LightGBM model trained on 10 of them, then VACUUM ANALYZE (autovacuum is
+off on this machine, on by default elsewhere). Timed: features -> predictions -> signals for the last
+session, enqueued as the chain `tft-trader pipeline enqueue` queues (the prices step needs Yahoo, so it is
+left out), on a prefork worker with --concurrency 1 and then 2; between the runs the date's features,
+predictions, runs and the live portfolio are deleted. With --repeat N the two run alternately N times each
+(1, 2, 1, 2, ...: a shared machine's load hits both alike) and the medians count. Each step's time is
+printed, for a step in batches also when its batches ran. Goal: < 60 s with one worker process and
+>= 1.6x faster with two.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import asyncpg
 import pandas as pd
 import redis
 from celery import chain
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.engine import make_url
 
 from backend.core.calendar import trading_days, utcnow
 from backend.core.settings import normalize_database_url, override_settings
@@ -80,10 +83,21 @@ async def prepare(url: str, tickers: list[str]) -> date:
             as_of=as_of, tickers=tickers[:10], member_names=["xgboost", "lightgbm"]
         )
     await dispose_engines()
+    # As autovacuum would have done by the evening on a production server (this machine runs PostgreSQL
+    # with autovacuum off): without statistics the planner plans for empty tables, and without the
+    # visibility map no count is an index-only scan.
+    conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
     return as_of
 
 
 async def reset(as_of: date) -> None:
+    # A step's last poll may outlive the run that finished it (the worker is stopped at once): drop what
+    # the last worker left queued, so it does not run during the next timing.
+    celery_app.control.purge()
     async with transaction() as session:
         for model in (FeatureRow, Prediction):
             await session.execute(delete(model).where(model.trade_date == as_of))
@@ -101,22 +115,34 @@ async def reset(as_of: date) -> None:
 
 
 async def stored(as_of: date) -> tuple[int, int, str]:
-    """Feature and prediction rows for `as_of`, and each step's time from `pipeline_runs`."""
+    """Feature and prediction rows for `as_of`, and each step's time from `pipeline_runs` (for a step in
+    batches: when its batches ran, and the time from the last batch to the step's end)."""
     async with transaction() as session:
         features = await session.scalar(select(func.count()).where(FeatureRow.trade_date == as_of))
         predictions = await session.scalar(select(func.count()).where(Prediction.trade_date == as_of))
+        steps = ("features", "predictions", "signals")
         runs = (
             await session.scalars(
-                select(PipelineRun).where(PipelineRun.task.in_(["features", "predictions", "signals"]))
+                select(PipelineRun).where(
+                    or_(PipelineRun.task.in_(steps), *(PipelineRun.task.startswith(f"{s}:") for s in steps))
+                )
             )
         ).all()
     await dispose_engines()
-    steps = ", ".join(
-        f"{r.task} {(r.finished_at - r.started_at).total_seconds():.1f} s"
-        for r in sorted(runs, key=lambda r: r.started_at)
-        if r.finished_at is not None
-    )
-    return int(features or 0), int(predictions or 0), steps
+    steps = []
+    for run in sorted((r for r in runs if ":" not in r.task), key=lambda r: r.started_at):
+        if run.finished_at is None:
+            continue
+        line = f"{run.task} {(run.finished_at - run.started_at).total_seconds():.2f} s"
+        parts = [r for r in runs if r.task.startswith(f"{run.task}:batch-") and r.finished_at is not None]
+        if parts:
+            first = (min(r.started_at for r in parts) - run.started_at).total_seconds()
+            last = max(r.finished_at for r in parts if r.finished_at is not None)
+            span = (last - run.started_at).total_seconds()
+            rest = (run.finished_at - last).total_seconds()
+            line += f" ({len(parts)} batches {first:.2f}..{span:.2f} s, then {rest:.2f} s to finish)"
+        steps.append(line)
+    return int(features or 0), int(predictions or 0), ", ".join(steps)
 
 
 def timed_chain(url: str, queue: str, as_of: date, processes: int, batch_size: int) -> float:

@@ -5,12 +5,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import case, delete, update
 
 from backend.core.errors import DataSourceError
 from backend.features import service as feature_service
-from backend.features.build import FEATURE_COLUMNS
+from backend.features.build import FEATURE_COLUMNS, PER_TICKER_COLUMNS
+from backend.features.cross_section import CROSS_SECTION_COLUMNS
+from backend.features.models import FeatureRow
 from backend.market import service as market_service
+from backend.market.models import Ticker
 from backend.market.providers import PriceBatch
+from backend.pipeline import ml as ml_pipeline
 from tests.factories import make_bars
 
 
@@ -74,3 +79,64 @@ async def test_market_index_without_spy_after_the_bundled_history_is_the_equal_w
         session=session, tickers=[], start=date(2025, 3, 3), end=date(2025, 3, 3)
     )
     assert inputs.market_source == "equal-weight index of 6 stored tickers"
+
+
+async def test_ticker_batches_completed_over_the_day_equal_one_pass_over_every_ticker(session):
+    """The fanned-out features step: batches store the per-ticker columns, then `complete_day` ranks the
+    day's rows; the values equal one `store_features` over all tickers."""
+    sectors = {"TA": "Tech", "TB": "Tech", "TC": "Tech", "TD": "Tech", "EA": "Energy", "EB": "Energy",
+               "EC": "Energy", "UA": None, "UB": None}  # fmt: skip
+    for seed, ticker in enumerate(sectors):
+        bars = make_bars(ticker, n=300, start=date(2011, 1, 3), seed=seed % 8)  # UB walks like TA
+        await market_service.ingest(session=session, batch=PriceBatch("csv", bars))
+    short = make_bars("NEWB", n=100, start=date(2011, 10, 3), seed=20)
+    await market_service.ingest(session=session, batch=PriceBatch("csv", short))
+    await session.execute(
+        update(Ticker)
+        .where(Ticker.symbol.in_(list(sectors)))
+        .values(sector=case(sectors, value=Ticker.symbol, else_=None))
+    )
+    tickers = [*sectors, "NEWB"]
+    day = short["trade_date"].iloc[-1]
+
+    whole = await ml_pipeline.store_features(session=session, as_of=day, tickers=tickers)
+    expected = await feature_service.load(session=session, tickers=tickers, start=day, end=day)
+    assert whole.rows == 9 and set(whole.skipped) == {"NEWB"}
+    await session.execute(delete(FeatureRow).where(FeatureRow.trade_date == day))
+
+    # A row of this day from an earlier run for a ticker outside this universe: not ranked in, not touched.
+    stale = expected[expected["ticker"] == "UA"].assign(ticker="OLD")
+    await feature_service.store(session=session, features=stale)
+    stored: list[str] = []
+    for part in (["EA", "EB", "NEWB"], ["EC", "TA", "TB", "TC"], ["TD", "UA", "UB"]):
+        out = await ml_pipeline.store_features(session=session, as_of=day, tickers=part, cross_section=False)
+        stored += sorted(set(part) - set(out.skipped))
+    partial = await feature_service.load(session=session, tickers=stored, start=day, end=day)
+    assert partial[list(CROSS_SECTION_COLUMNS)].isna().all().all()  # the day's ranks need every ticker
+    assert partial[list(PER_TICKER_COLUMNS)].notna().all().all()
+
+    assert await feature_service.complete_day(session=session, day=day, tickers=stored) == 9
+    got = await feature_service.load(session=session, tickers=stored, start=day, end=day)
+    assert list(got["ticker"]) == list(expected["ticker"])
+    # Equal to the last bit: the same inputs, rolled per ticker, ranked over the same rows in the same order.
+    np.testing.assert_array_equal(
+        got[list(FEATURE_COLUMNS)].to_numpy(), expected[list(FEATURE_COLUMNS)].to_numpy()
+    )
+    assert frame_ties(got, "TA", "UB")  # two tickers with the same history tie in every rank
+    # By hand: ranks among the 9 tickers, returns against the day's mean and the sector's (Tech: 4 stocks;
+    # Energy: 3; no sector: the market).
+    frame = got.set_index("ticker")
+    ret = frame["ret_1d"]
+    assert frame["xs_rank_ret_1d"].to_dict() == pytest.approx(((ret.rank() - 0.5) / 9).to_dict(), abs=0)
+    market = frame["ret_20d"].mean()
+    assert frame["ret_20d_vs_market"].to_numpy() == pytest.approx((frame["ret_20d"] - market).to_numpy())
+    tech = frame.loc[["TA", "TB", "TC", "TD"], "ret_5d"]
+    assert frame.loc["TB", "ret_5d_vs_sector"] == pytest.approx(tech["TB"] - tech.mean())
+    assert frame.loc["UB", "ret_5d_vs_sector"] == pytest.approx(frame.loc["UB", "ret_5d_vs_market"])
+    old = await feature_service.load(session=session, tickers=["OLD"], start=day, end=day)
+    pd.testing.assert_frame_equal(old, stale.reset_index(drop=True))
+
+
+def frame_ties(features: pd.DataFrame, a: str, b: str) -> bool:
+    rows = features.set_index("ticker").loc[[a, b], ["xs_rank_volatility", "xs_rank_volume_z", "xs_rank_rsi"]]
+    return bool((rows.iloc[0] == rows.iloc[1]).all())

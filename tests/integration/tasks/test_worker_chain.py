@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text
+from celery import chain
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
@@ -22,7 +23,7 @@ from backend.cli import app
 from backend.core.calendar import trading_days
 from backend.core.settings import Settings, override_settings
 from backend.features.models import FeatureRow
-from backend.market.models import StockPrice
+from backend.market.models import StockPrice, Ticker
 from backend.ml.models import Prediction
 from backend.notify import events as notify_events
 from backend.notify.models import NotificationEvent
@@ -33,7 +34,7 @@ from backend.portfolio.models import EquitySnapshotRow, Portfolio
 from backend.sentiment.models import SentimentDaily
 from backend.signals.models import TradingSignal
 from backend.tasks import daily as daily_tasks
-from backend.tasks import jobs
+from backend.tasks import handoff, jobs
 from backend.tasks.app import celery_app
 from tests.flows import in_db
 
@@ -282,42 +283,143 @@ def forget(day: date) -> None:
     in_db(work)
 
 
+SAMPLE = ["AAPL", "FB", "GOOG", "IBM", "MSFT"]  # FB: too little history by D2 (listed in May 2012)
+TECH = ["AAPL", "GOOG", "IBM", "MSFT"]
+
+
+def chain_ids(result: Any) -> list[str]:
+    """The task ids of a chain's steps, first to last (the result links back from the last)."""
+    ids = []
+    while result is not None:
+        ids.append(result.id)
+        result = result.parent
+    return ids[::-1]
+
+
+def drain(worker: Any, timeout: float = 60) -> None:
+    """Wait until the in-process worker holds no task, scheduled ones included: a fanned-out step's poll
+    still comes after the last batch woke and finished it, and must not land in the next test's
+    database. A solo worker answers control messages only between tasks: no answer means busy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inspect = celery_app.control.inspect(destination=[worker.hostname], timeout=1)
+        replies = [inspect.scheduled(), inspect.active(), inspect.reserved()]
+        if all(r is not None for r in replies) and not any(v for r in replies for v in r.values()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the worker still holds tasks after {timeout} s")
+
+
 @pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
-def test_batches_on_two_workers_store_the_same_rows_as_one_process(trained_db: str) -> None:
-    kwargs = {"as_of": D2.isoformat(), "tickers": TICKERS}
-    with override_settings(tasks={"batch_size": 1}) as settings, second_worker(settings):
-        daily_tasks.prices.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
-        features = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
-        predicted = daily_tasks.predictions.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
-    # Prices fan out in ticker batches; features and predictions do not (cross-sectional ranks need the
-    # whole universe in one place).
-    assert features["status"] == "success" and "batches" not in features["counts"]
-    assert features["counts"]["features"] == 2
-    assert "batches" not in predicted["counts"] and predicted["counts"]["predictions"] == 2
-    assert predicted["counts"]["model_version"] == trained_db
+def test_batches_on_two_workers_store_the_same_rows_as_one_process(worker: Any, trained_db: str) -> None:
+    async def sectors(session: AsyncSession) -> None:
+        # One sector of four: the sector-relative returns compare with the sector, not the market.
+        await session.execute(update(Ticker).where(Ticker.symbol.in_(TECH)).values(sector="Technology"))
+
+    in_db(sectors)
+    kwargs = {"as_of": D2.isoformat(), "tickers": SAMPLE}
+    with override_settings(tasks={"batch_size": 2}) as settings, second_worker(settings):
+        result = daily_tasks.daily_chain(D2.isoformat(), SAMPLE).apply_async()
+        final = result.get(timeout=TIMEOUT)
+    drain(worker)
+    prices_id, features_id, predictions_id, signals_id = chain_ids(result)
+    assert final["status"] == "success" and final["task"] == "signals"
     runs = runs_for(D2)
+    features = runs["features"].counts
+    # Prices and features fan out in 3 batches of 2 tickers; the features step then ranks the 4 rows the
+    # batches stored (FB skipped) over the whole day.
+    assert features["batches"] == 3 and features["features"] == 4 and features["ranked"] == 4
+    assert set(features["skipped"]) == {"FB"} and features["sentiment_rows"] > 0
+    assert runs["predictions"].counts["predictions"] == 4
+    assert runs["predictions"].counts["model_version"] == trained_db
     batches = sorted(t for t in runs if ":batch-" in t)
-    assert batches == ["prices:batch-001-of-002", "prices:batch-002-of-002"]
+    assert [b.rsplit("-", 1)[0] for b in batches] == [
+        f"{step}:batch-00{i}-of-003" for step in ("features", "prices") for i in (1, 2, 3)
+    ]
     assert all(runs[b].status == "success" for b in batches)
-    assert runs["prices"].attempts == 1  # collecting is the same attempt, not a retry
+    assert runs["prices"].attempts == 1 and runs["features"].attempts == 1  # collecting is the same attempt
+    # The last batch woke each step (a Redis marker per step task), and the chain went on once: its parked
+    # rest was taken (no key left), and no second copy of a later step overwrote the signals' result.
+    redis_client = handoff.client()
+    assert redis_client.exists(handoff.key("wake", prices_id), handoff.key("wake", features_id)) == 2
+    assert redis_client.exists(handoff.key("chain", prices_id), handoff.key("chain", features_id)) == 0
+    assert "note" not in celery_app.AsyncResult(signals_id).get(timeout=TIMEOUT)
+    assert celery_app.AsyncResult(predictions_id).get(timeout=TIMEOUT)["status"] == "success"
     scaled = stored_rows(D2)
-    assert len(scaled["features"]) == 2 and len(scaled["predictions"]) == 2
+    ranks = sorted(dict(r)["values"]["xs_rank_ret_5d"] for r in scaled["features"])
+    assert ranks == [0.125, 0.375, 0.625, 0.875]  # ranked among all four tickers, not within a batch
 
     forget(D2)
     assert stored_rows(D2) == {"features": [], "predictions": []}
-    daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
-    single = daily_tasks.predictions.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
-    assert "batches" not in single["counts"]
-    # Identical up to float rounding: pandas' rolling sums over a frame of one ticker or of several round
-    # differently in the last bits (1e-12 relative, seen on volume_z and volatility_20d).
+    with override_settings(tasks={"batch_size": 50}):
+        single = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+        daily_tasks.predictions.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+    assert "batches" not in single["counts"] and single["counts"]["features"] == 4
+    # Row for row, to 1e-9 (in fact to the last bit: the per-ticker rolling windows and the day's ranks
+    # do not depend on how the tickers were batched).
     single_rows, scaled_rows = flat(stored_rows(D2)), flat(scaled)
     assert single_rows.keys() == scaled_rows.keys()
     numbers = [k for k, v in scaled_rows.items() if isinstance(v, float)]
-    assert len(numbers) > 50
+    assert len(numbers) > 200
     assert {k: v for k, v in single_rows.items() if k not in numbers} == {
         k: v for k, v in scaled_rows.items() if k not in numbers
     }
     assert [single_rows[k] for k in numbers] == pytest.approx([scaled_rows[k] for k in numbers], rel=1e-9)
+    assert single_rows == scaled_rows
+
+
+@pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
+def test_a_lost_wake_is_covered_by_the_steps_poll_and_the_chain_still_goes_on_once(
+    worker: Any, trained_db: str
+) -> None:
+    kwargs = {"as_of": D3.isoformat(), "tickers": SAMPLE}
+    with override_settings(tasks={"batch_size": 2}):
+        daily_tasks.prices.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+        flow = chain(daily_tasks.features.si(**kwargs), daily_tasks.predictions.si(**kwargs))
+        features_id, predictions_id = chain_ids(flow.freeze())
+        # As if the last batch had won the wake and died before sending it: only the poll can collect.
+        assert handoff.first("wake", features_id)
+        result = flow.apply_async()
+        assert result.id == predictions_id
+        predicted = result.get(timeout=TIMEOUT)
+    drain(worker)
+    assert predicted["status"] == "success" and predicted["counts"]["predictions"] == 4
+    assert "note" not in celery_app.AsyncResult(predictions_id).get(timeout=TIMEOUT)  # sent once
+    run = runs_for(D3)["features"]
+    assert (run.status, run.attempts, run.counts["ranked"]) == ("success", 1, 4)
+    assert not handoff.client().exists(handoff.key("chain", features_id))
+
+
+@pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
+def test_a_late_poll_of_a_past_attempt_changes_nothing(worker: Any, fresh_db: str) -> None:
+    assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
+    kwargs = {"as_of": D3.isoformat(), "tickers": SAMPLE, "collecting": True}
+    # The step's row is gone (or another attempt holds it): the poll must not start a run of its own.
+    late = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+    assert late["status"] == "stale" and "features" not in runs_for(D3)
+
+    async def held_elsewhere(session: AsyncSession) -> None:
+        now = datetime.now(UTC)
+        await session.execute(
+            insert(PipelineRun).values(
+                task="features", trading_date=D4, status="running", counts={}, started_at=now,
+                attempts=1, task_id="another-attempt", deadline_at=now + timedelta(minutes=30),
+            )
+        )  # fmt: skip
+
+    in_db(held_elsewhere)
+    other = daily_tasks.features.apply_async(kwargs={**kwargs, "as_of": D4.isoformat()}).get(timeout=TIMEOUT)
+    assert other["status"] == "stale"
+    assert (runs_for(D4)["features"].task_id, runs_for(D4)["features"].status) == (
+        "another-attempt",
+        "running",
+    )
+    daily_tasks.prices.apply_async(kwargs={"as_of": D3.isoformat(), "tickers": TICKERS}).get(timeout=TIMEOUT)
+    held = daily_tasks.features.apply_async(kwargs={"as_of": D3.isoformat(), "tickers": TICKERS})
+    assert held.get(timeout=TIMEOUT)["status"] == "success"
+    again = daily_tasks.features.apply_async(kwargs=kwargs).get(timeout=TIMEOUT)
+    assert again["note"] == "already done for this date: nothing changed"
+    assert runs_for(D3)["features"].task_id == held.id
 
 
 @pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
