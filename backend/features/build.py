@@ -138,9 +138,10 @@ def per_ticker_features(
     """`build_features` with the cross-sectional columns left undefined (NaN).
 
     Every value of a row comes from its own ticker's rows and the market index, so a ticker gives the
-    same rows whichever other tickers `prices` holds (up to float rounding in the last bits: the trailing
-    windows roll over the concatenated tickers). The features step's ticker batches compute these; the
-    step then completes each day with `add_cross_section` over all of that day's rows.
+    same rows, to the last bit, whichever other tickers `prices` holds. The features step's ticker batches
+    compute these; the step then completes each day with `add_cross_section` over all of that day's rows.
+    An infinite value (a zero divisor) is undefined (NaN) here already, so it stays out of the day's ranks
+    and means instead of making the market's mean infinite.
     """
     frame = _validated_prices(prices)
     out = pd.DataFrame({"ticker": frame["ticker"], "trade_date": frame["trade_date"]})

@@ -291,3 +291,33 @@ def test_bad_input_is_rejected_with_the_problem_named(market: pd.DataFrame) -> N
         build_features(pd.concat([prices, prices.iloc[:1]]), None, market)
     with pytest.raises(ValidationFailed, match="market frame lacks column"):
         build_features(prices, None, market.rename(columns={"close": "price"}))
+
+
+def test_a_ticker_with_an_undefined_return_stays_out_of_the_days_ranks_and_means(
+    market: pd.DataFrame,
+) -> None:
+    bars = with_indicators(raw_history())
+    ccc = bars.index[bars["ticker"] == "CCC"]
+    # A broken bar (a zero close): CCC's 5-day return 5 sessions later divides by zero.
+    bars.loc[ccc[100], ["close", "adj_close"]] = 0.0
+    day = bars.loc[ccc[105], "trade_date"]
+    features = build_features(bars, None, market)
+    today = features[features["trade_date"] == day].set_index("ticker")
+    assert np.isnan(today.loc["CCC", "ret_5d"])  # undefined, not infinite
+    # The market's mean is that of the two defined returns, not poisoned by CCC's: by hand.
+    mean = today.loc[["AAA", "BBB"], "ret_5d"].mean()
+    assert today.loc["AAA", "ret_5d_vs_market"] == pytest.approx(today.loc["AAA", "ret_5d"] - mean)
+    assert today.loc[["AAA", "BBB"], "xs_rank_ret_5d"].tolist() in ([0.25, 0.75], [0.75, 0.25])
+    assert np.isnan(today.loc["CCC", "xs_rank_ret_5d"])
+
+
+def test_a_ticker_gets_the_same_features_whichever_tickers_share_its_frame(market: pd.DataFrame) -> None:
+    bars = with_indicators(raw_history())
+    alone = build_features(bars[bars["ticker"] == "BBB"], None, market)
+    together = build_features(bars, None, market)
+    together = together[together["ticker"] == "BBB"].reset_index(drop=True)
+    per_ticker = [c for c in FEATURE_COLUMNS if not c.startswith(("xs_", "ret_5d_vs", "ret_20d_vs"))]
+    # To the last bit: the trailing windows roll over the ticker's own rows only.
+    pd.testing.assert_frame_equal(
+        alone[["trade_date", *per_ticker]], together[["trade_date", *per_ticker]], check_exact=True
+    )
