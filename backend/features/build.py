@@ -21,6 +21,7 @@ from backend.features.cross_section import (
     CROSS_SECTION_INPUTS,
     cross_section_features,
 )
+from backend.market.models import BAR_COLUMNS
 
 FEATURE_SET_VERSION = "v2"  # v2: cross-sectional ranks and relative returns
 
@@ -81,17 +82,7 @@ INDICATOR_INPUTS = (
     "sma_200",
     "volume_ratio",
 )
-REQUIRED_PRICE_COLUMNS = (
-    "ticker",
-    "trade_date",
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-    *INDICATOR_INPUTS,
-)
+REQUIRED_PRICE_COLUMNS = ("ticker", "trade_date", *BAR_COLUMNS, *INDICATOR_INPUTS)
 REQUIRED_SENTIMENT_COLUMNS = ("ticker", "trade_date", "score", "score_ma5", "trend", "mentions", "conviction")
 REQUIRED_MARKET_COLUMNS = ("trade_date", "close")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from backend.market.models import BAR_COLUMNS
 from backend.signals.exits import Bar
 
 if TYPE_CHECKING:  # annotations only: the frames arrive built, and quick CLI reads skip pandas
@@ -20,18 +21,7 @@ if TYPE_CHECKING:  # annotations only: the frames arrive built, and quick CLI re
 
 LIQUIDITY_WINDOW = 20
 # The price columns `market_frame` reads (a caller may load only these).
-MARKET_PRICE_COLUMNS = (
-    "ticker",
-    "trade_date",
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-    "rsi_14",
-    "macd",
-)
+MARKET_PRICE_COLUMNS = ("ticker", "trade_date", *BAR_COLUMNS, "rsi_14", "macd")
 COLUMNS = (
     "open",
     "high",

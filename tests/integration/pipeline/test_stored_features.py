@@ -14,7 +14,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from backend.cli import app
 from backend.core.calendar import trading_days
 from backend.core.settings import override_settings
 from backend.features import service as feature_service
@@ -24,14 +23,11 @@ from backend.ml.members.lgbm import LightGBMMember
 from backend.ml.models import Prediction
 from backend.pipeline import daily
 from backend.pipeline import ml as ml_pipeline
-from tests.flows import in_db, run
+from tests.flows import SMALL_MODEL, in_db, run, sample_with_model
 
 runner = CliRunner()
 postgres = pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
-SMALL = {
-    "xgb_n_estimators": 15, "lgbm_n_estimators": 15, "walk_forward_splits": 2, "validation_days": 40,
-    "calibration_days": 60, "min_train_days": 150,
-}  # fmt: skip
+SMALL = SMALL_MODEL
 TICKERS = ["AAPL", "MSFT"]
 D1, D2 = trading_days(date(2012, 6, 29), date(2012, 7, 2))
 
@@ -41,17 +37,7 @@ def stored_db(fresh_db: str) -> Iterator[str]:
     """Sample prices, the synthetic feed, a small model trained at D1, and D2's features stored by the
     features step (every sample ticker, so the cross-sectional ranks rank more than two)."""
     with override_settings(ml=SMALL):
-        assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
-        feed = runner.invoke(app, ["reddit", "load-sample", "--start", "2012-03-01", "--end", "2012-07-31"])
-        assert feed.exit_code == 0, feed.output
-
-        async def train(session: AsyncSession) -> str:
-            outcome = await ml_pipeline.train(
-                session=session, as_of=D1, tickers=TICKERS, member_names=["xgboost", "lightgbm"]
-            )
-            return outcome.model.version
-
-        version = in_db(train)
+        version = sample_with_model(as_of=D1, tickers=TICKERS).model.version
         run(lambda: daily.aggregate_sentiment(as_of=D2))
         assert run(lambda: daily.build_features(as_of=D2)).rows >= 3
         yield version

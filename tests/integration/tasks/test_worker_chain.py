@@ -27,7 +27,6 @@ from backend.market.models import StockPrice, Ticker
 from backend.ml.models import Prediction
 from backend.notify import events as notify_events
 from backend.notify.models import NotificationEvent
-from backend.pipeline import ml as ml_pipeline
 from backend.pipeline.models import PipelineRun
 from backend.pipeline.runs import KILLED
 from backend.portfolio.models import EquitySnapshotRow, Portfolio
@@ -36,13 +35,10 @@ from backend.signals.models import TradingSignal
 from backend.tasks import daily as daily_tasks
 from backend.tasks import handoff, jobs
 from backend.tasks.app import celery_app
-from tests.flows import in_db
+from tests.flows import SMALL_MODEL, in_db, sample_with_model
 
 runner = CliRunner()
-SMALL = {
-    "xgb_n_estimators": 15, "lgbm_n_estimators": 15, "walk_forward_splits": 2, "validation_days": 40,
-    "calibration_days": 60, "min_train_days": 150,
-}  # fmt: skip
+SMALL = SMALL_MODEL
 TICKERS = ["AAPL", "MSFT"]
 D1, D2, D3, D4 = trading_days(date(2012, 6, 29), date(2012, 7, 5))  # Jun 29, Jul 2, 3, 5 (4th shut)
 COUNTED = {
@@ -94,18 +90,9 @@ def runs_for(day: date) -> dict[str, PipelineRun]:
 def trained_db(worker: Any, fresh_db: str) -> Iterator[str]:
     """Sample prices, four months of the synthetic feed and a small model trained at the close of D1."""
     with override_settings(ml=SMALL):
-        assert runner.invoke(app, ["prices", "load-sample"]).exit_code == 0
-        feed = runner.invoke(app, ["reddit", "load-sample", "--start", "2012-03-01", "--end", "2012-07-31"])
-        assert feed.exit_code == 0, feed.output
-
-        async def train(session: AsyncSession) -> str:
-            outcome = await ml_pipeline.train(
-                session=session, as_of=D1, tickers=TICKERS, member_names=["xgboost", "lightgbm"]
-            )
-            assert outcome.promotion.promoted
-            return outcome.model.version
-
-        yield in_db(train)
+        outcome = sample_with_model(as_of=D1, tickers=TICKERS)
+        assert outcome.promotion.promoted
+        yield outcome.model.version
 
 
 @pytest.mark.parametrize("fresh_db", ["sqlite", "postgresql"], indirect=True)
